@@ -10,7 +10,8 @@ def run(*args, timeout=120):
 
 def test_help_lists_commands():
     r = run('--help')
-    assert r.returncode == 0 and 'demo' in r.stdout
+    assert r.returncode == 0
+    for cmd in ('noise', 'train', 'denoise', 'demo'): assert f'  {cmd} ' in r.stdout
 
 def test_demo_help():
     r = run('demo', '--help')
@@ -37,3 +38,72 @@ def test_registry_manifest_is_installed():
     from n2n.data import registry
     reg = registry()
     assert {'Kodak24', 'CBSD68', 'BSD68', 'Set12', 'CBSD432', 'Train400'} <= set(reg)
+
+
+# ---- noise / train / denoise: in this process through n2n.cli.main, the function the console script calls
+def n2n_main(*args):
+    import contextlib, io
+    from n2n.cli import main
+    o, e = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(o), contextlib.redirect_stderr(e): rc = main([str(a) for a in args])
+    return rc, o.getvalue(), e.getvalue()
+
+@pytest.mark.parametrize('cmd,flags', [
+    ('noise', ['--model', '--sigma', '--p', '--lam', '--params', '--pairs', '--clean', '--seed', 'in_dir', 'out_dir']),
+    ('train', ['--config', '--dataset', '--pairs', '--mode', '--noise', '--arch', '--steps', '--batch_size', '--resume', '--checkpoint_every', '--out']),
+    ('denoise', ['--out', '--tile', '--overlap', '--recursive', '--device', 'inputs']),
+])
+def test_command_help(cmd, flags):
+    rc, out, _ = n2n_main(cmd, '--help')
+    assert rc == 0
+    for f in flags: assert f in out, f
+
+@pytest.fixture(scope='module')
+def photos(tmp_path_factory):
+    import numpy as np
+    from n2n.core import write_image
+    from n2n.data import embedded_image
+    d = tmp_path_factory.mktemp('cli') / 'photos'; d.mkdir()
+    write_image(d / 'cat.png', embedded_image('chelsea')[:64, 100:180])
+    write_image(d / 'cam16.png', embedded_image('camera')[:48, :40].astype(np.uint16) * 257)
+    return d
+
+def test_noise_pairs_layout_and_seed(photos, tmp_path):
+    import numpy as np
+    from n2n.core import read_image
+    r = run('noise', photos, tmp_path / 'p1', '--sigma', '0,50', '--pairs', '--clean', '--seed', '4', '--quiet')
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / 'p1').iterdir()) == ['a', 'b', 'clean', 'noise.json']
+    assert sorted(p.name for p in (tmp_path / 'p1' / 'a').iterdir()) == ['cam16.png', 'cat.png']
+    info = json.loads((tmp_path / 'p1' / 'noise.json').read_text())
+    assert info['model'] == 'gaussian' and info['params'] == {'sigma': [0, 50]} and info['seed'] == 4
+    a, b = read_image(tmp_path / 'p1' / 'a' / 'cat.png'), read_image(tmp_path / 'p1' / 'b' / 'cat.png')
+    assert a.shape == (64, 80, 3) and a.dtype == np.uint8 and not np.array_equal(a, b)
+    assert read_image(tmp_path / 'p1' / 'a' / 'cam16.png').dtype == np.uint16
+    assert n2n_main('noise', photos, tmp_path / 'p2', '--sigma', '0,50', '--pairs', '--seed', '4', '--quiet')[0] == 0
+    assert np.array_equal(read_image(tmp_path / 'p2' / 'b' / 'cat.png'), b)            # same seed, same noise
+    assert n2n_main('noise', photos, tmp_path / 'p3', '--sigma', '0,50', '--pairs', '--seed', '5', '--quiet')[0] == 0
+    assert not np.array_equal(read_image(tmp_path / 'p3' / 'b' / 'cat.png'), b)
+
+def test_train_from_toml_config_then_denoise(photos, tmp_path):
+    from n2n.checkpoint import load_checkpoint
+    (tmp_path / 'run.toml').write_text(f'data = "{photos}"\nnoise = "poisson"\nlam = 30\nsteps = 6\nfeatures = 8\ndepth = 2\n'
+                                       'crop = 24\nbatch-size = 2\nlog_every = 2\nmode = "n2c"\n')
+    rc, out, err = n2n_main('train', '--config', tmp_path / 'run.toml', '--out', tmp_path / 'run', '--steps', 8, '--device', 'cpu', '--quiet')
+    assert rc == 0, err
+    cfg = json.loads((tmp_path / 'run' / 'config.json').read_text())
+    assert (cfg['steps'], cfg['batch_size'], cfg['noise'], cfg['mode'], cfg['channels']) == (8, 2, 'poisson', 'n2c', None)
+    ck = load_checkpoint(tmp_path / 'run' / 'model.pt')
+    assert ck['noise'] == {'name': 'poisson', 'params': {'lam': 30}, 'clip': False}
+    assert ck['config']['in_channels'] == 3 and ck['history']['step'] == [2, 4, 6, 8]
+    assert ck['resume'] is None and load_checkpoint(tmp_path / 'run' / 'checkpoint.pt')['resume']['finished']
+    assert (tmp_path / 'run' / 'loss.png').stat().st_size > 1000
+    rc, out, err = n2n_main('denoise', tmp_path / 'run' / 'model.pt', photos, '--out', tmp_path / 'den', '--quiet')
+    assert rc == 0, err
+    assert sorted(p.name for p in (tmp_path / 'den').iterdir()) == ['cam16.png', 'cat.png']
+
+def test_dashes_and_underscores_are_the_same_flag(photos, tmp_path):
+    for i, flag in enumerate(('--batch-size', '--batch_size')):
+        rc, _, err = n2n_main('train', photos, '--out', tmp_path / str(i), flag, 0, '--quiet')
+        assert rc == 2 and 'batch_size must be >= 1, got 0' in err
+        assert not (tmp_path / str(i)).exists()
