@@ -13,7 +13,7 @@ from .vae import kl_divergence
 
 # %% auto #0
 __all__ = ['LOSSES', 'l0_loss', 'AnnealedL0Loss', 'pixel_entropy', 'GaussianLoss', 'box_filter', 'gradient_magnitude',
-           'LaplacianLoss', 'VAELoss', 'get_loss']
+           'LaplacianLoss', 'VAELoss', 'get_loss', 'loss_map']
 
 # %% ../nbs/11_losses.ipynb #fa1cd6df
 def l0_loss(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, eps: float = 1e-8) -> torch.Tensor:
@@ -56,6 +56,10 @@ class GaussianLoss(nn.Module):
 
     def forward(self, pred, target):
         return F.mse_loss(pred, target) + self.entropy_weight * pixel_entropy(pred, self.eps).mean()
+
+    def map(self, pred, target):
+        "The loss per element, shaped like `pred`: (pred − target)² + entropy_weight·pixel_entropy(pred); its mean is the loss."
+        return (pred - target).pow(2) + self.entropy_weight * pixel_entropy(pred, self.eps)
     def extra_repr(self): return f"entropy_weight={self.entropy_weight}"
 
 # %% ../nbs/11_losses.ipynb #b13d2fa2
@@ -87,13 +91,16 @@ class LaplacianLoss(nn.Module):
         if not eps > 0: raise ValueError(f"eps must be > 0, got {eps}")
         self.gamma, self.edge_weight, self.kernel, self.eps = gamma, edge_weight, kernel, eps
 
-    def forward(self, pred, target):
+    def map(self, pred, target):
+        "The loss per element, `(B,C,H,W)` (a `(C,H,W)` input gives `(1,C,H,W)`): smoothed error^γ times the edge weight; its mean is the loss."
         pred, target = _as4d(pred), _as4d(target)
         d = ((pred - target).pow(2) + self.eps ** 2).sqrt() - self.eps
         s = box_filter(d, self.kernel)
         err = (s + self.eps).pow(self.gamma) - self.eps ** self.gamma
-        if self.edge_weight == 0: return err.mean()
-        return (err * (1 + self.edge_weight * gradient_magnitude(pred, self.eps))).mean()
+        if self.edge_weight == 0: return err
+        return err * (1 + self.edge_weight * gradient_magnitude(pred, self.eps))
+
+    def forward(self, pred, target): return self.map(pred, target).mean()
     def extra_repr(self): return f"gamma={self.gamma}, edge_weight={self.edge_weight}, kernel={self.kernel}, eps={self.eps}"
 
 # %% ../nbs/11_losses.ipynb #0442b160
@@ -145,3 +152,23 @@ def get_loss(name: str, **kwargs):
     f = LOSSES[name]
     if isinstance(f, type): return f(**kwargs)
     return functools.partial(f, **kwargs) if kwargs else f
+
+# %% ../nbs/11_losses.ipynb #a18343f7
+def loss_map(name: str, pred: torch.Tensor, target: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Per-element contribution of loss `name` ('l1', 'l2', 'l0', 'gaussian', 'laplacian'), shaped like `pred` (`(C,H,W)` or `(B,C,H,W)`);
+    its mean is the loss. 'l0' takes a fixed `gamma` (default 2) and `eps`; 'gaussian'/'laplacian' take their constructor's arguments."""
+    if name not in LOSSES: raise ValueError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
+    if pred.shape != target.shape: raise ValueError(f"pred and target must have one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    if name in ('l1', 'l2'):
+        if kwargs: raise ValueError(f"loss {name!r} takes no parameters, got {sorted(kwargs)}")
+        d = pred - target
+        return d.abs() if name == 'l1' else d.pow(2)
+    if name == 'l0':
+        extra = set(kwargs) - {'gamma', 'eps'}
+        if extra: raise ValueError(f"loss 'l0' takes gamma and eps, got {sorted(extra)}")
+        gamma, eps = kwargs.get('gamma', 2.0), kwargs.get('eps', 1e-8)
+        if gamma < 0: raise ValueError(f"gamma must be >= 0, got {gamma}")
+        if eps <= 0: raise ValueError(f"eps must be > 0, got {eps}")
+        return ((pred - target).abs() + eps).pow(gamma)
+    m = LOSSES[name](**kwargs).map(pred, target)
+    return m[0] if pred.ndim == 3 and m.ndim == 4 else m     # LaplacianLoss.map works on (B,C,H,W)
