@@ -12,9 +12,13 @@ from .core import image_to_tensor, tensor_to_image
 __all__ = ['CLASSIC_METHODS', 'estimate_noise_sigma', 'classic_denoise', 'calibrate_classic']
 
 # %% ../nbs/06_classic.ipynb #0a63f487
-def estimate_noise_sigma(img: np.ndarray) -> float:
-    "σ of additive white noise in a float `(H,W[,C])` image in [0,1], in [0,1] units (scikit-image's wavelet estimate)."
+def estimate_noise_sigma(img) -> float:
+    "σ of additive white noise in a float `(H,W[,C])` NumPy image or a `(C,H,W)` tensor in [0,1], in [0,1] units (scikit-image's wavelet estimate)."
     from skimage.restoration import estimate_sigma
+    if torch.is_tensor(img):
+        if img.ndim != 3: raise ValueError(f"expected a (C,H,W) tensor, got {tuple(img.shape)}")
+        img = img.detach().double().cpu().numpy().transpose(1, 2, 0)
+        if img.shape[-1] == 1: img = img[..., 0]
     return float(estimate_sigma(img, average_sigmas=True, channel_axis=-1 if img.ndim == 3 else None))
 
 def _nlmeans(x, s):

@@ -87,7 +87,7 @@ def check_student(solved: dict, student: dict, name: str = 'notebook') -> list[s
     if not checks: problems.append(f"{name}: the solved lab has no self-check cells")
     if kept != checks: problems.append(f"{name}: self-check cells differ: {len(checks)} in the solved lab, {len(kept)} kept, "
                                        f"{sum(a != b for a, b in zip(checks, kept))} changed")
-    stubs = text.count(CODE_STUB[0]) + text.count(MD_STUB)
+    stubs = sum(l.strip() in (CODE_STUB[0], MD_STUB) for c in student['cells'] for l in _source(c).split('\n'))   # stub lines, not mentions
     if stubs != len(removed): problems.append(f"{name}: {len(removed)} solutions but {stubs} 'YOUR CODE/ANSWER HERE' stubs")
     if any(c.get('outputs') for c in student['cells'] if c['cell_type'] == 'code'): problems.append(f"{name}: outputs left in the student version")
     return problems

@@ -760,7 +760,7 @@ class ExplorerApp(W.VBox):
         if name not in self.explorers:
             if name in ('Frequency bands', 'Entropy weights') and self._vae is None and isinstance(self.tab.children[i], W.HTML):
                 self.tab.children[i].value = ('<i>training the small VAE these explorers look into '
-                                              f'({self.vae_steps} steps, about 15–40 s on a laptop CPU; once per session)…</i>')
+                                              f'({self.vae_steps} steps, 5–40 s on a laptop CPU; once per session)…</i>')
             try: self.explorers[name] = w = self._build(name)
             except Exception as e: w = W.HTML(f"<span style='color:#b00020'>⚠ could not open {name}: {html.escape(str(e))}</span>")
             ch = list(self.tab.children); ch[i] = w; self.tab.children = ch

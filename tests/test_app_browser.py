@@ -87,8 +87,10 @@ def test_app_in_browser(app_server, tmp_path):
             if os.environ.get('N2N_SCREENSHOT'): page.screenshot(path=os.environ['N2N_SCREENSHOT'], full_page=True)
 
             # a dropdown: the noise model
+            t = time.perf_counter()
             page.locator('.n2n-control-noise select').first.select_option('salt_pepper')
             page.wait_for_function("t => document.querySelector('.n2n-readout').innerText !== t", arg=text0, timeout=60_000)
+            rt = {'noise model dropdown': time.perf_counter() - t}
             page.wait_for_selector('.n2n-param-p', timeout=60_000)
             text1, png1 = noise.inner_text(), panel.screenshot()
             d01 = np.abs(_pixels(png1) - _pixels(png0)).mean()
@@ -97,8 +99,9 @@ def test_app_in_browser(app_server, tmp_path):
 
             # a slider, with the keyboard: salt-and-pepper p from 0.05 up to its maximum (0.5)
             handle = page.locator('.n2n-param-p .noUi-handle').first
-            handle.focus(); page.keyboard.press('End')
+            handle.focus(); t = time.perf_counter(); page.keyboard.press('End')
             page.wait_for_function("t => document.querySelector('.n2n-readout').innerText !== t", arg=text1, timeout=60_000)
+            rt['p slider (keyboard)'] = time.perf_counter() - t
             text2, png2 = noise.inner_text(), panel.screenshot()
             p2 = _number(text2, 'PSNR')
             assert p2 < p1 - 5, f'more salt and pepper should lower PSNR: {p1} → {p2}'
@@ -114,8 +117,10 @@ def test_app_in_browser(app_server, tmp_path):
             lmap = page.locator('.n2n-panel-loss-map img').first
             t3, m3 = loss.inner_text(), lmap.screenshot()
             g = page.locator('.n2n-control-gamma .noUi-handle').first
-            g.focus(); page.keyboard.press('Home')                            # γ → 0.1: small errors weigh much more
+            g.focus(); t = time.perf_counter(); page.keyboard.press('Home')   # γ → 0.1: small errors weigh much more
             page.wait_for_function("t => document.querySelectorAll('.n2n-readout')[1].innerText !== t", arg=t3, timeout=60_000)
+            rt['γ slider (keyboard)'] = time.perf_counter() - t
+            print('browser round trips (input → read-out changed):', ', '.join(f'{k} {1000 * v:.0f} ms' for k, v in rt.items()))
             t4, m4 = loss.inner_text(), lmap.screenshot()
             assert _number(t4, 'laplacian =') > _number(t3, 'laplacian =')
             assert np.abs(_pixels(m4) - _pixels(m3)).mean() > 1, 'the loss map did not change with γ'
