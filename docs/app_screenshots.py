@@ -3,7 +3,8 @@
     python docs/app_screenshots.py [--out docs] [--chromium /usr/bin/chromium]
 
 Serves the app with `n2n.app.serve_app` on a free port of 127.0.0.1, opens each tab in headless Chromium (driven by
-Playwright, with the system's Chromium), waits until the tab's explorer has drawn, and saves a full-page screenshot.
+Playwright, with the system's Chromium), waits until the tab's explorer has drawn, and saves a full-page screenshot;
+the Train tab is shot while training, after its first denoised preview (step 100).
 """
 import argparse, re
 from pathlib import Path
@@ -26,8 +27,12 @@ with serve_app(size=256) as url, sync_playwright() as pw:
         page.get_by_text(tab, exact=True).first.click()
         # each explorer writes a read-out once drawn (the latent tabs first train a small VAE); innerText skips hidden tabs
         page.wait_for_function("m => document.body.innerText.includes(m)", arg=MARKERS[tab], timeout=300_000)
+        if tab == 'Train':   # show the dashboard while it trains: Start, wait for the first denoised preview, then Stop
+            page.get_by_role('button', name='Start').click()
+            page.wait_for_function("() => document.body.innerText.includes('denoised at step 100')", timeout=600_000)
         page.wait_for_timeout(1500)
         path = out / f"app_{re.sub(r'[^a-z]+', '_', tab.lower()).strip('_')}.png"
         page.screenshot(path=str(path), full_page=True)
         print('wrote', path)
+        if tab == 'Train': page.get_by_role('button', name='Stop').click()
     browser.close()

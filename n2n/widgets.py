@@ -528,10 +528,14 @@ class TrainingDashboard(W.VBox):
         self.progress = W.IntProgress(value=0, min=0, max=self.cfg.steps, description='step 0')
         self.status = W.HTML(f'ready: {self.cfg.steps} steps; checkpoint {html.escape(str(self.checkpoint))}')
         self.loss_plot = PlotPanel('training loss', figsize=(4.2, 2.6), css='n2n-panel-loss')
-        self.previews = [Panel(f'validation {i}', width=160) for i in range(len(self.val))]
-        for i, (n, c) in enumerate(self.val): self.previews[i].show(n.clamp(0, 1), f'noisy · PSNR {psnr(n.clamp(0, 1), c).item():.2f} dB')
+        self.noisy_panels = [Panel(f'validation {i}', width=160) for i in range(len(self.val))]
+        self.previews = [Panel('denoised: press Start', width=160, css='n2n-panel-preview') for _ in self.val]
+        for i, (n, c) in enumerate(self.val):
+            self.noisy_panels[i].show(n.clamp(0, 1), f'noisy · PSNR {psnr(n.clamp(0, 1), c).item():.2f} dB')
+            self.previews[i].show(torch.full_like(c, 0.9))
+        pairs = [W.HBox([a, b]) for a, b in zip(self.noisy_panels, self.previews)]
         self.children = [W.HBox([self.start_button, self.stop_button, self.progress]), self.status,
-                         W.HBox([self.loss_plot] + self.previews, layout=W.Layout(flex_flow='row wrap'))]
+                         W.HBox([self.loss_plot] + pairs, layout=W.Layout(flex_flow='row wrap'))]
         self.loss_plot.ax.set_xlim(0, self.cfg.steps); self.loss_plot.ax.set_xlabel('step', fontsize=8)
         self.loss_plot.ax.text(0.5, 0.5, 'press Start', ha='center', va='center', transform=self.loss_plot.ax.transAxes, color='0.5')
         self.loss_plot.render()
