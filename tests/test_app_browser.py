@@ -131,7 +131,7 @@ def test_app_in_browser(app_server, tmp_path):
             start.wait_for(timeout=120_000)
             start.click()
             page.wait_for_function("() => /step [1-9][0-9]*/.test(document.body.innerText)", timeout=180_000)
-            assert 'training loss:' in page.inner_text('body')          # the loss curve's caption appears with the first points
+            page.wait_for_function("() => document.body.innerText.includes('training loss:')", timeout=60_000)   # the curve's first points
             page.get_by_role('button', name='Stop').click()
             page.wait_for_function("() => document.body.innerText.includes('stopped at step')", timeout=120_000)
             status = page.inner_text('body')
