@@ -19,6 +19,7 @@ from .losses import loss_map, VAELoss
 from .frequency import split_bands
 from .entropy import channel_entropy, entropy_weights
 from .vae import VAE
+from .unet import UNet
 from .train import fit, denoise, StopTraining, TrainConfig
 
 # %% auto #0
@@ -720,7 +721,7 @@ def widget_timings(size: int = 256, repeats: int = 5, vae=None, noises=None, pro
     cv = compare_viewer({'noisy': noisy, 'blurred': gaussian_blur(noisy, 1.0), 'clean': clean}, reference=clean)
     rows += [('compare', c, m, x) for c, m, x in time_explorer(cv, None, repeats)]
     torch.manual_seed(0)
-    model = __import__('n2n.unet', fromlist=['UNet']).UNet(3, features=16, depth=3)
+    model = UNet(3, features=16, depth=3)
     dash = TrainingDashboard(model, NoisyPairs([clean], Gaussian(25), crop=64, seed=0), TrainConfig(steps=100, log_every=10),
                              val=[(noisy[:, :96, :96], clean[:, :96, :96])] * 3)
     dash._hist = dict(step=list(range(10, 110, 10)), loss=list(np.linspace(0.01, 0.005, 10)), lr=[1e-3] * 10, seconds=list(range(10)))
@@ -786,7 +787,6 @@ class ExplorerApp(W.VBox):
             outs.update({m: classic_denoise(noisy, m, 25) for m in ('nlmeans', 'tv', 'wavelet', 'bilateral')})
             outs['clean'] = clean
             return compare_viewer(outs, reference=clean, left='noisy σ=25', right='model' if self.model is not None else 'nlmeans')
-        from n2n.unet import UNet
         torch.manual_seed(0)
         imgs = list(embedded_images(['astronaut', 'coffee', 'rocket', 'motorcycle_left', 'hubble_deep_field']).values())
         vc = as_image('chelsea', 96)
