@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from fastcore.script import call_parse, Param
+from fastcore.script import call_parse
 from .data import EMBEDDED_COLOR, EMBEDDED_GRAY
 
 # %% auto #0
