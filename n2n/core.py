@@ -4,14 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #8fdb4bd6
 from __future__ import annotations
-import os, random, tempfile, warnings
+import contextlib, glob, os, random, tempfile, warnings
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'get_device', 'make_generator', 'seed_everything', 'image_to_tensor', 'tensor_to_image', 'split_alpha',
-           'ImageReadError', 'read_image', 'write_image', 'show_images']
+__all__ = ['PRECISIONS', 'IMAGE_EXTS', 'get_device', 'bf16_native', 'resolve_precision', 'autocast', 'make_generator',
+           'seed_everything', 'image_to_tensor', 'tensor_to_image', 'split_alpha', 'quantize', 'atomic_write',
+           'remove_stale_temps', 'save_figure', 'ImageReadError', 'read_image', 'write_image', 'show_images',
+           'notebook_setup']
 
 # %% ../nbs/00_core.ipynb #adc593b2
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -22,6 +24,29 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f"device {str(dev)!r} requested but CUDA is not available on this machine; use 'cpu' or 'auto'")
     return dev
+
+# %% ../nbs/00_core.ipynb #2f5ef7c0
+PRECISIONS = ('auto', 'bf16', 'fp32')
+
+def bf16_native(device=None) -> bool:
+    "Whether `device` does bf16 maths in hardware: a CUDA GPU with bf16, or an x86 CPU with AVX512-BF16 or AMX."
+    dev = get_device(device)
+    if dev.type == 'cuda': return torch.cuda.is_bf16_supported()
+    if dev.type != 'cpu': return False
+    try: return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError: return False                      # an older torch without these probes
+
+def resolve_precision(precision: str = 'auto', device=None) -> str:
+    "'bf16' or 'fp32': `precision` itself, or for 'auto' bf16 where `bf16_native(device)`, else fp32."
+    if precision not in PRECISIONS: raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision == 'auto': return 'bf16' if bf16_native(device) else 'fp32'
+    return precision
+
+def autocast(device=None, precision: str = 'auto'):
+    "A context in which the maths runs in bf16 (`torch.autocast`) when `precision` resolves to bf16; else it does nothing."
+    dev = get_device(device)
+    if resolve_precision(precision, dev) == 'bf16': return torch.autocast(dev.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 # %% ../nbs/00_core.ipynb #7c76c399
 def make_generator(seed: int | None = None, device: str | torch.device = 'cpu') -> torch.Generator:
@@ -85,6 +110,59 @@ def split_alpha(img: np.ndarray):
     if img.ndim == 3 and img.shape[-1] in (2, 4): return img[..., :-1], img[..., -1]
     return img, None
 
+# %% ../nbs/00_core.ipynb #a0b40e76
+def quantize(x: torch.Tensor, bits: int = 8) -> torch.Tensor:
+    "`x` clipped to [0,1] and rounded to the grid of a `bits`-bit image (as saving it would); same shape and dtype."
+    m = 2 ** bits - 1
+    return (x.clamp(0, 1) * m).round() / m
+
+# %% ../nbs/00_core.ipynb #ce55df61
+def _temp_prefix(path: Path) -> str: return f'.{path.name}.'
+_TEMP_SUFFIX = '.tmp'
+
+def _fsync_dir(folder: Path) -> None:
+    "Flush a folder's entry table so a rename survives a power cut (a no-op where folders cannot be opened, e.g. Windows)."
+    try: fd = os.open(folder, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)
+
+@contextlib.contextmanager
+def atomic_write(path, mode: str = 'wb'):
+    "Open a temporary file beside `path` for writing; on success it is fsynced and renamed to `path`, on error removed."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
+    os.close(fd)                                        # reopened by name: some writers (tifffile) need a named file
+    try:
+        with open(tmp, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
+            yield f
+            f.flush(); os.fsync(f.fileno())
+        m = os.umask(0); os.umask(m)
+        os.chmod(tmp, 0o666 & ~m)                       # mkstemp makes private files: give the usual permissions
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(OSError): os.remove(tmp)
+        raise
+
+def remove_stale_temps(path) -> list[Path]:
+    "Delete the temporary files that a killed `atomic_write(path)` left beside `path`; returns them."
+    path = Path(path)
+    stale = list(path.parent.glob(f'{glob.escape(_temp_prefix(path))}*{_TEMP_SUFFIX}')) if path.parent.is_dir() else []
+    for p in stale:
+        with contextlib.suppress(OSError): p.unlink()
+    return stale
+
+# %% ../nbs/00_core.ipynb #7b01b60d
+def save_figure(fig, path, dpi: int = 80) -> Path:
+    "Save a matplotlib figure as a PNG through `atomic_write`, then close it (pyplot figures and bare `Figure`s alike)."
+    with atomic_write(path) as f: fig.savefig(f, format='png', dpi=dpi)
+    import matplotlib.pyplot as plt
+    if getattr(fig, 'number', None) in plt.get_fignums(): plt.close(fig)     # a pyplot figure: free it
+    return Path(path)
+
 # %% ../nbs/00_core.ipynb #2176e5bf
 class ImageReadError(ValueError):
     "A file could not be read as an image."
@@ -125,23 +203,16 @@ def write_image(path, img) -> Path:
     if np.issubdtype(img.dtype, np.floating) and path.suffix.lower() not in ('.tif', '.tiff'):
         img = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
     if path.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{path}: unknown image extension (use one of {', '.join(IMAGE_EXTS)})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + path.stem + '.', suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        if path.suffix.lower() in ('.tif', '.tiff'):
+    ext = path.suffix.lower()
+    if img.dtype == np.uint16 and img.ndim != 2 and ext not in ('.tif', '.tiff'):
+        raise ValueError("16-bit colour images: write them as TIFF (PNG via Pillow supports 16-bit gray only)")
+    with atomic_write(path) as f:
+        if ext in ('.tif', '.tiff'):
             import tifffile
-            tifffile.imwrite(tmp, img)
+            tifffile.imwrite(f, img)
         else:
             from PIL import Image
-            if img.dtype == np.uint16:
-                if img.ndim != 2: raise ValueError("16-bit colour images: write them as TIFF (PNG via Pillow supports 16-bit gray only)")
-                Image.fromarray(img).save(tmp, format='PNG' if path.suffix.lower() == '.png' else None)
-            else:
-                Image.fromarray(img).save(tmp, format=Image.registered_extensions()[path.suffix.lower()])
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
+            Image.fromarray(img).save(f, format=Image.registered_extensions()[ext])
     return path
 
 # %% ../nbs/00_core.ipynb #2e4a3077
@@ -163,3 +234,11 @@ def show_images(images, titles=None, ncols=None, size=3.0, axes=None):
     fig = axes[0].figure
     fig.tight_layout()
     return fig
+
+# %% ../nbs/00_core.ipynb #3fae89bc
+def notebook_setup(threads: int = 2) -> bool:
+    "True under `nbdev_test` (env `IN_TEST`): then one torch thread, else up to `threads`; also selects matplotlib's Agg backend in tests."
+    in_test = bool(os.environ.get('IN_TEST'))
+    torch.set_num_threads(1 if in_test else max(1, min(threads, os.cpu_count() or 1)))
+    if in_test: os.environ.setdefault('MPLBACKEND', 'Agg')
+    return in_test

@@ -12,9 +12,10 @@ from torch.utils.data import Dataset, get_worker_info
 from .core import IMAGE_EXTS, image_to_tensor, make_generator, read_image
 
 # %% auto #0
-__all__ = ['EMBEDDED_COLOR', 'EMBEDDED_GRAY', 'DATASETS', 'embedded_image', 'embedded_images', 'list_images', 'load_images',
-           'convert_channels', 'worker_init_fn', 'NoisyPairs', 'NoisyImages', 'parse_source_txt', 'DatasetError',
-           'registry', 'data_root', 'verify_dataset', 'dataset_dir', 'load_dataset']
+__all__ = ['EMBEDDED_COLOR', 'EMBEDDED_GRAY', 'DATASETS', 'EMBEDDED_TRAIN', 'embedded_image', 'embedded_images', 'list_images',
+           'load_images', 'convert_channels', 'worker_init_fn', 'RandomCrops', 'NoisyCrops', 'PairedCrops',
+           'NoisyPairs', 'NoisyImages', 'noisy_copies', 'parse_source_txt', 'DatasetError', 'registry', 'data_root',
+           'verify_dataset', 'dataset_dir', 'load_dataset', 'training_images']
 
 # %% ../nbs/02_data.ipynb #f02d13bb
 EMBEDDED_COLOR = ('astronaut', 'chelsea', 'coffee', 'hubble_deep_field', 'ihc', 'motorcycle_left', 'motorcycle_right', 'retina', 'rocket')
@@ -114,36 +115,40 @@ def _pad_to(a: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.pad(a, pad, mode='reflect' if min(a.shape[:2]) > 1 else 'edge')
 
 # %% ../nbs/02_data.ipynb #6d2f7551
-class NoisyPairs(Dataset):
-    "Random crops of `images` with noise drawn afresh on every call: items (input, target[, clean]), float32 `(C,h,w)` tensors."
+def _crop_size(crop):
+    "`crop` as (h, w), or None for whole images."
+    if crop is None: return None
+    crop = (crop, crop) if isinstance(crop, (int, np.integer)) else tuple(int(c) for c in crop)
+    if len(crop) != 2 or min(crop) < 1: raise ValueError(f"crop must be a positive int, (height, width) or None; got {crop!r}")
+    return crop
+
+class RandomCrops(Dataset):
+    "Aligned random crops (+ flips/rotations) of one or more image lists of equal sizes; item `i` → a list of `(C,h,w)` tensors."
     worker_init_fn = staticmethod(worker_init_fn)
 
-    def __init__(self, images,                # list of NumPy (H,W[,C]) images / (C,H,W) tensors, a dict of them, or a folder
-                 noise,                       # noise model with .pair(clean, generator) and .sample(clean, generator)
-                 mode: str = 'n2n',           # 'n2n': (noisy, noisy) pairs; 'n2c': (noisy, clean)
-                 crop: int | tuple | None = 64,  # crop size (h, w) or one int; None: whole images
-                 channels: int | None = None, # 1 or 3 to convert; None keeps each image's channels
-                 augment: bool = True,        # random flips and 90° rotations (rotations only for square crops)
-                 length: int | None = None,   # items per epoch (default: number of images)
-                 seed: int | None = None,     # seed of the dataset's own generator (None: random)
-                 with_clean: bool = False):   # also return the clean crop
-        if mode not in ('n2n', 'n2c'): raise ValueError(f"mode must be 'n2n' (noisy input, noisy target) or 'n2c' (noisy input, clean target); got {mode!r}")
-        _check_noise(noise, ('pair',) if mode == 'n2n' else ('sample',))
+    def __init__(self, images, *aligned, crop=64, channels: int | None = None, augment: bool = True,
+                 length: int | None = None, seed: int | None = None):
         if channels not in (None, 1, 3): raise ValueError(f"channels must be None (keep), 1 (gray) or 3 (RGB); got {channels!r}")
-        if crop is not None:
-            crop = (crop, crop) if isinstance(crop, (int, np.integer)) else tuple(int(c) for c in crop)
-            if len(crop) != 2 or min(crop) < 1: raise ValueError(f"crop must be a positive int, (height, width) or None; got {crop!r}")
         if length is not None and length < 1: raise ValueError(f"length must be a positive number of items or None; got {length!r}")
-        self.images = _as_images(images)
-        if channels is None and len({_n_channels(im) for im in self.images}) > 1:
+        self.stacks = [_as_images(images)] + [_as_images(a) for a in aligned]
+        n = len(self.stacks[0])
+        for k, st in enumerate(self.stacks[1:], 1):
+            if len(st) != n: raise ValueError(f"got {n} images but {len(st)} in list {k + 1}; aligned lists must match one to one")
+            for i, (a, b) in enumerate(zip(self.stacks[0], st)):
+                if a.shape[:2] != b.shape[:2]:
+                    raise ValueError(f"pair {i}: {a.shape[:2]} vs {b.shape[:2]}; aligned images must have the same size")
+        if channels is None and len({_n_channels(im) for st in self.stacks for im in st}) > 1:
             raise ValueError("images mix gray and colour; pass channels=1 or channels=3 to convert them")
-        self.noise, self.mode, self.crop, self.channels, self.augment = noise, mode, crop, channels, augment
-        self.length, self.seed, self.with_clean = len(self.images) if length is None else int(length), seed, with_clean
+        self.crop, self.channels, self.augment, self.seed = _crop_size(crop), channels, augment, seed
+        self.length = n if length is None else int(length)
         self.generator = make_generator(seed)
 
+    @property
+    def images(self) -> list: return self.stacks[0]
     def __len__(self): return self.length
-    def __repr__(self): return (f"{type(self).__name__}({len(self.images)} images, mode={self.mode!r}, crop={self.crop}, "
-                                f"length={self.length}, seed={self.seed}, noise={self.noise!r})")
+    def __repr__(self): return (f"{type(self).__name__}({len(self.images)} images, crop={self.crop}, length={self.length}, "
+                                f"seed={self.seed}{self._extra_repr()})")
+    def _extra_repr(self) -> str: return ''
     def reseed(self, seed: int) -> None:
         "Restart the dataset's generator from `seed` (used by `worker_init_fn`)."
         self.generator.manual_seed(int(seed))
@@ -154,25 +159,71 @@ class NoisyPairs(Dataset):
         self.__dict__.update(state)
         self.generator = torch.Generator(); self.generator.set_state(torch.from_numpy(state['generator']))
 
-    def clean_crop(self, i: int) -> torch.Tensor:
-        "A random clean crop of image `i % n_images`, flipped/rotated when `augment`: float32 `(C,h,w)` in [0,1]."
-        a = self.images[i % len(self.images)]
+    def crops(self, i: int) -> list:
+        "The same random window (and flip/rotation when `augment`) of image `i % n_images` of every list: float32 `(C,h,w)` tensors."
+        arrs = [st[i % len(self.images)] for st in self.stacks]
         if self.crop is not None:
             h, w = self.crop
-            a = _pad_to(a, h, w)
-            y, x = self._randint(a.shape[0] - h + 1), self._randint(a.shape[1] - w + 1)
-            a = a[y:y + h, x:x + w]
+            arrs = [_pad_to(a, h, w) for a in arrs]
+            y, x = self._randint(arrs[0].shape[0] - h + 1), self._randint(arrs[0].shape[1] - w + 1)
+            arrs = [a[y:y + h, x:x + w] for a in arrs]
         if self.augment:
-            a = np.rot90(a, self._randint(4) if self.crop is None or self.crop[0] == self.crop[1] else 2 * self._randint(2))
-            if self._randint(2): a = a[:, ::-1]
-        return convert_channels(image_to_tensor(a), self.channels)
+            k = self._randint(4) if self.crop is None or self.crop[0] == self.crop[1] else 2 * self._randint(2)
+            flip = self._randint(2)
+            arrs = [np.rot90(a, k) for a in arrs]
+            if flip: arrs = [a[:, ::-1] for a in arrs]
+        return [convert_channels(image_to_tensor(a), self.channels) for a in arrs]
 
-    def __getitem__(self, i: int):
+    def item(self, crops: list) -> dict: return {'input': crops[0]}
+    def __getitem__(self, i: int) -> dict:
         if not -self.length <= i < self.length: raise IndexError(f"index {i} out of range for a dataset of {self.length} items")
-        clean = self.clean_crop(i % self.length)
-        if self.mode == 'n2n': inp, tgt = self.noise.pair(clean, generator=self.generator)
-        else: inp, tgt = self.noise.sample(clean, generator=self.generator), clean
-        return (inp, tgt, clean) if self.with_clean else (inp, tgt)
+        return self.item(self.crops(i % self.length))
+
+# %% ../nbs/02_data.ipynb #77a81304
+class NoisyCrops(RandomCrops):
+    "Random crops of noisy images (the images are the data; nothing is added): items {'input'} `(C,h,w)`."
+
+class PairedCrops(RandomCrops):
+    "Aligned random crops of real image pairs (`inputs[i]`, `targets[i]`, same size): items {'input', 'target'}."
+    mode = 'pairs'
+    def __init__(self, inputs, targets, crop=64, channels: int | None = None, augment: bool = True,
+                 length: int | None = None, seed: int | None = None):
+        super().__init__(inputs, targets, crop=crop, channels=channels, augment=augment, length=length, seed=seed)
+    def item(self, crops): return {'input': crops[0], 'target': crops[1]}
+
+# %% ../nbs/02_data.ipynb #b316e424
+class NoisyPairs(RandomCrops):
+    "Random crops of clean `images` with noise drawn afresh on every call: items {'input', 'target'[, 'weight'][, 'clean']}."
+    def __init__(self, images,                # list of NumPy (H,W[,C]) images / (C,H,W) tensors, a dict of them, or a folder
+                 noise,                       # noise model with .sample(clean, generator) (.sample_with_mask for mask=True)
+                 mode: str = 'n2n',           # 'n2n': noisy target; 'n2c': clean target
+                 crop=64,                     # crop size (h, w) or one int; None: whole images
+                 channels: int | None = None, # 1 or 3 to convert; None keeps each image's channels
+                 augment: bool = True,        # random flips and 90° rotations (rotations only for square crops)
+                 length: int | None = None,   # items per epoch (default: number of images)
+                 seed: int | None = None,     # seed of the dataset's own generator (None: random)
+                 with_clean: bool = False,    # also return the clean crop as 'clean'
+                 mask: bool = False):         # also return 'weight' (1,h,w): 1 where the target pixel was not replaced
+        if mode not in ('n2n', 'n2c'): raise ValueError(f"mode must be 'n2n' (noisy input, noisy target) or 'n2c' (noisy input, clean target); got {mode!r}")
+        _check_noise(noise, ('sample_with_mask',) if mask else ('sample',))
+        super().__init__(images, crop=crop, channels=channels, augment=augment, length=length, seed=seed)
+        self.noise, self.mode, self.with_clean, self.mask = noise, mode, with_clean, mask
+
+    def _extra_repr(self): return f", mode={self.mode!r}, noise={self.noise!r}"
+    def clean_crop(self, i: int) -> torch.Tensor:
+        "A random clean crop of image `i % n_images`, flipped/rotated when `augment`: float32 `(C,h,w)` in [0,1]."
+        return self.crops(i)[0]
+    def item(self, crops) -> dict:
+        clean, g = crops[0], self.generator
+        out = {'input': self.noise.sample(clean, generator=g)}
+        if self.mode == 'n2c': out['target'] = clean
+        elif self.mask:
+            out['target'], replaced = self.noise.sample_with_mask(clean, generator=g)
+            out['weight'] = (~replaced).float()
+        else: out['target'] = self.noise.sample(clean, generator=g)
+        if self.mode == 'n2c' and self.mask: out['weight'] = torch.ones_like(clean[:1])
+        if self.with_clean: out['clean'] = clean
+        return out
 
 # %% ../nbs/02_data.ipynb #de94b7b4
 class NoisyImages(Dataset):
@@ -189,6 +240,16 @@ class NoisyImages(Dataset):
         i %= len(self)
         clean = convert_channels(image_to_tensor(self.images[i]), self.channels)
         return self.noise.sample(clean, generator=make_generator(_mix_seed(self.seed, i))), clean
+
+# %% ../nbs/02_data.ipynb #d3dc2085
+def _crc(s) -> int:
+    import zlib
+    return zlib.crc32(str(s).encode())
+
+def noisy_copies(cleans: dict, noise, seed: int = 0, key: str = '') -> dict:
+    "{name: one fixed noisy version of `cleans[name]` (a `(C,H,W)` tensor)}, drawn from a seed mixed from (seed, key, name)."
+    _check_noise(noise, ('sample',))
+    return {k: noise.sample(c, generator=make_generator(_mix_seed(seed, _crc(key), _crc(k)))) for k, c in cleans.items()}
 
 # %% ../nbs/02_data.ipynb #a925f938
 def parse_source_txt(path) -> dict:
@@ -302,3 +363,16 @@ def load_dataset(name: str, root=None, download: bool = False, verify: bool = Tr
     name, entry = _entry(name)
     d = dataset_dir(name, root, download=download, verify=verify)
     return [read_image(d/f['name']) for f in sorted(entry['files'], key=lambda f: f['name'])]
+
+# %% ../nbs/02_data.ipynb #a5864dfd
+EMBEDDED_TRAIN = {'embedded': ('astronaut', 'coffee', 'rocket', 'hubble_deep_field', 'ihc', 'retina'),
+                  'embedded-gray': ('coins', 'page', 'text', 'grass', 'gravel', 'brick')}
+
+def training_images(name: str = 'embedded', n: int | None = None, root=None) -> list:
+    "Training images (NumPy) of `name`: 'embedded', 'embedded-gray', a registry set or an image folder; the first `n` (all if None/0)."
+    if name in EMBEDDED_TRAIN: ims = list(embedded_images(list(EMBEDDED_TRAIN[name])).values())
+    elif str(name).lower() in {k.lower() for k in registry()}: ims = load_dataset(name, root)
+    elif Path(name).expanduser().is_dir(): ims = load_images(Path(name).expanduser())
+    else: raise ValueError(f"unknown training set {name!r}: use 'embedded', 'embedded-gray', a dataset of the registry "
+                           f"({', '.join(registry())}) or an image folder")
+    return ims[:n] if n else ims

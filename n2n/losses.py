@@ -8,37 +8,28 @@ import functools, math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .train import l1_loss, l2_loss
+from .core import make_generator
+from .engine import Objective, pixel_loss_map
 from .vae import kl_divergence
 
 # %% auto #0
-__all__ = ['LOSSES', 'l0_loss', 'AnnealedL0Loss', 'pixel_entropy', 'GaussianLoss', 'box_filter', 'gradient_magnitude',
-           'LaplacianLoss', 'VAELoss', 'get_loss', 'loss_map']
+__all__ = ['LOSSES', 'l2_loss', 'l1_loss', 'l0_loss', 'pixel_entropy', 'GaussianLoss', 'box_filter', 'gradient_magnitude',
+           'LaplacianLoss', 'VAELoss', 'get_loss', 'loss_map', 'VAEObjective']
 
 # %% ../nbs/11_losses.ipynb #fa1cd6df
+def l2_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    "Mean squared error."
+    return pixel_loss_map('l2', pred, target).mean()
+
+def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    "Mean absolute error."
+    return pixel_loss_map('l1', pred, target).mean()
+
 def l0_loss(pred: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, eps: float = 1e-8) -> torch.Tensor:
     "Noise2Noise's L0 surrogate: mean((|pred - target| + eps) ** gamma); gamma >= 0."
     if gamma < 0: raise ValueError(f"gamma must be >= 0, got {gamma}")
     if eps <= 0: raise ValueError(f"eps must be > 0, got {eps}")
-    return ((pred - target).abs() + eps).pow(gamma).mean()
-
-class AnnealedL0Loss(nn.Module):
-    "`l0_loss` whose exponent goes linearly from `gamma_start` to `gamma_end` as `progress` goes 0 → 1 (set it with `set_progress`)."
-    def __init__(self, gamma_start: float = 2.0, gamma_end: float = 0.0, eps: float = 1e-8):
-        super().__init__()
-        if gamma_start < 0 or gamma_end < 0: raise ValueError(f"gamma_start and gamma_end must be >= 0, got {gamma_start}, {gamma_end}")
-        if eps <= 0: raise ValueError(f"eps must be > 0, got {eps}")
-        self.gamma_start, self.gamma_end, self.eps, self.progress = gamma_start, gamma_end, eps, 0.0
-
-    def set_progress(self, frac: float) -> None:
-        "Fraction of training done, clipped to [0, 1]."
-        self.progress = min(max(float(frac), 0.0), 1.0)
-
-    @property
-    def gamma(self) -> float: return self.gamma_start + (self.gamma_end - self.gamma_start) * self.progress
-
-    def forward(self, pred, target): return l0_loss(pred, target, self.gamma, self.eps)
-    def extra_repr(self): return f"gamma {self.gamma_start}→{self.gamma_end}, now {self.gamma:.3g}, eps={self.eps}"
+    return pixel_loss_map('l0', pred, target, gamma=gamma, eps=eps).mean()
 
 # %% ../nbs/11_losses.ipynb #17375751
 def pixel_entropy(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -144,10 +135,10 @@ class VAELoss(nn.Module):
     def extra_repr(self): return f"recon={self.recon_name!r}, kl_weight={self.kl_weight}"
 
 # %% ../nbs/11_losses.ipynb #c1dde02f
-LOSSES = {'l1': l1_loss, 'l2': l2_loss, 'l0': AnnealedL0Loss, 'gaussian': GaussianLoss, 'laplacian': LaplacianLoss}
+LOSSES = {'l1': l1_loss, 'l2': l2_loss, 'l0': l0_loss, 'gaussian': GaussianLoss, 'laplacian': LaplacianLoss}
 
 def get_loss(name: str, **kwargs):
-    "A loss callable `(pred, target) -> 0-d tensor` by name ('l1', 'l2', 'l0' (annealed), 'gaussian', 'laplacian'); kwargs go to its constructor."
+    "A loss callable `(pred, target) -> 0-d tensor` by name ('l1', 'l2', 'l0', 'gaussian', 'laplacian'); kwargs go to it."
     if name not in LOSSES: raise ValueError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
     f = LOSSES[name]
     if isinstance(f, type): return f(**kwargs)
@@ -161,14 +152,33 @@ def loss_map(name: str, pred: torch.Tensor, target: torch.Tensor, **kwargs) -> t
     if pred.shape != target.shape: raise ValueError(f"pred and target must have one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     if name in ('l1', 'l2'):
         if kwargs: raise ValueError(f"loss {name!r} takes no parameters, got {sorted(kwargs)}")
-        d = pred - target
-        return d.abs() if name == 'l1' else d.pow(2)
+        return pixel_loss_map(name, pred, target)
     if name == 'l0':
         extra = set(kwargs) - {'gamma', 'eps'}
         if extra: raise ValueError(f"loss 'l0' takes gamma and eps, got {sorted(extra)}")
         gamma, eps = kwargs.get('gamma', 2.0), kwargs.get('eps', 1e-8)
         if gamma < 0: raise ValueError(f"gamma must be >= 0, got {gamma}")
         if eps <= 0: raise ValueError(f"eps must be > 0, got {eps}")
-        return ((pred - target).abs() + eps).pow(gamma)
+        return pixel_loss_map('l0', pred, target, gamma=gamma, eps=eps)
     m = LOSSES[name](**kwargs).map(pred, target)
     return m[0] if pred.ndim == 3 and m.ndim == 4 else m     # LaplacianLoss.map works on (B,C,H,W)
+
+# %% ../nbs/11_losses.ipynb #910d4b47
+class VAEObjective(Objective):
+    "Train a VAE: `VAELoss(recon, kl_weight, gamma)` of its output for `batch['input']` against `batch[target]`."
+    name = 'vae'
+    def __init__(self, recon='article', kl_weight: float = 0.01, gamma: float = 2.0, sample: bool = True, seed: int = 0,
+                 target: str = 'target'):
+        if target not in ('target', 'input'): raise ValueError(f"target must be 'target' or 'input' (an autoencoder), got {target!r}")
+        self.criterion, self.sample, self.seed, self.recon_gamma = VAELoss(recon, kl_weight, gamma), bool(sample), int(seed), gamma
+        self.target = target
+        self.generator = make_generator(seed)                   # the reparameterisation noise ε
+    @property
+    def config(self): return dict(name=self.name, recon=self.criterion.recon_name, kl_weight=self.criterion.kl_weight,
+                                  gamma=self.recon_gamma, sample=self.sample, seed=self.seed, target=self.target)
+    def forward(self, model, batch): return model(batch['input'], generator=self.generator, sample=self.sample)
+    def loss(self, out, batch):
+        loss = self.criterion(out, batch[self.target])
+        parts = {k: v for k, v in self.criterion._parts.items() if k != 'total'}
+        if getattr(out, 'alpha', None) is not None: parts['alpha_max'] = out.alpha.detach().max(-1).values.mean()
+        return loss, parts

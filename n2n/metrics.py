@@ -4,10 +4,12 @@
 
 # %% ../nbs/03_metrics.ipynb #52a046fc
 from __future__ import annotations
+import time
+import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['mse', 'psnr', 'ssim', 'estimate_sigma', 'nldr', 'evaluate']
+__all__ = ['mse', 'psnr', 'ssim', 'estimate_sigma', 'nldr', 'scores', 'evaluate']
 
 # %% ../nbs/03_metrics.ipynb #b4500997
 def _as_batch(x, name: str = 'x') -> torch.Tensor:
@@ -110,8 +112,31 @@ def nldr(noisy: torch.Tensor, denoised: torch.Tensor, data_range: float = 1.0, e
     return _per_image(20 * torch.log10(estimate_sigma(X).clamp_min(floor) / estimate_sigma(Y).clamp_min(floor)), batched)
 
 # %% ../nbs/03_metrics.ipynb #83d8beee
-def evaluate(clean: torch.Tensor, noisy: torch.Tensor, denoised: torch.Tensor, data_range: float = 1.0) -> dict:
+def scores(clean: torch.Tensor, noisy: torch.Tensor, denoised: torch.Tensor, data_range: float = 1.0) -> dict:
     "`{'psnr', 'ssim', 'nldr'}` of `denoised` (vs `clean`; NLDR vs `noisy`) as floats, averaged over a batch; same shapes for all three."
     return {'psnr': psnr(denoised, clean, data_range).mean().item(),
             'ssim': ssim(denoised, clean, data_range).mean().item(),
             'nldr': nldr(noisy, denoised, data_range).mean().item()}
+
+# %% ../nbs/03_metrics.ipynb #302adee8
+def evaluate(methods: dict, cleans: dict, noisy: dict, keep: bool = False, progress: bool = False) -> dict:
+    """Score every `methods[name](noisy[id]) -> denoised` against `cleans[id]` (`(C,H,W)` tensors in [0,1]). Returns
+    {'per_image': {method: {id: {psnr, ssim, nldr, seconds}}}, 'mean': {method: {metric: mean}}} and, with `keep`,
+    'outputs': {method: {id: 8-bit rounded output}}."""
+    from tqdm.auto import tqdm
+    from n2n.core import quantize
+    missing = sorted(set(cleans) - set(noisy))
+    if missing: raise ValueError(f"no noisy version of {', '.join(map(str, missing))}")
+    per, outs = {}, {}
+    for name, fn in tqdm(methods.items(), desc='evaluating', disable=not progress, leave=False):
+        per[name], outs[name] = {}, {}
+        for k, c in cleans.items():
+            t = time.perf_counter(); raw = fn(noisy[k]); dt = time.perf_counter() - t
+            if raw.shape != c.shape: raise ValueError(f"method {name!r} returned shape {tuple(raw.shape)} for image {k!r} of {tuple(c.shape)}")
+            raw = raw.detach().float().cpu()
+            q = quantize(raw)
+            per[name][k] = dict(psnr=psnr(q, c).item(), ssim=ssim(q, c).item(), nldr=nldr(noisy[k].clamp(0, 1), raw.clamp(0, 1)).item(),
+                                seconds=dt)
+            if keep: outs[name][k] = q
+    mean = {m: {key: float(np.mean([r[key] for r in rows.values()])) for key in next(iter(rows.values()))} for m, rows in per.items()}
+    return dict(per_image=per, mean=mean, **({'outputs': outs} if keep else {}))

@@ -42,14 +42,18 @@ def _check_num(name, v, lo=None, hi=None, lo_open=False, hi_open=False):
         raise ValueError(f"{name} must be {allowed}, got {v!r}")
     return v
 
-def _check_num_or_range(name, v, lo=0, lo_open=False):
+def _check_num_or_range(name, v, lo=0, lo_open=False, hi=None, hi_open=False):
     "A number, or a `(low, high)` pair (returned as a tuple) to draw from uniformly per image; both ends validated."
     if isinstance(v, (tuple, list)):
         if len(v) != 2: raise ValueError(f"{name} range must be a pair (low, high), got {v!r}")
-        a, b = (_check_num(f"{name} {end}", u, lo, lo_open=lo_open) for end, u in zip(('low', 'high'), v))
+        a, b = (_check_num(f"{name} {end}", u, lo, hi, lo_open, hi_open) for end, u in zip(('low', 'high'), v))
         if a > b: raise ValueError(f"{name} range must have low <= high, got {tuple(v)!r}")
         return tuple(v)
-    return _check_num(name, v, lo, lo_open=lo_open)
+    return _check_num(name, v, lo, hi, lo_open, hi_open)
+
+def _mean_level(v) -> float:
+    "The expected value of a parameter: the number itself, or the middle of a `(low, high)` range."
+    return (v[0] + v[1]) / 2 if isinstance(v, tuple) else v
 
 def _rand(g, shape, like):  return torch.rand(shape, generator=g, device=g.device).to(like.device)
 def _randn(g, shape, like): return torch.randn(shape, generator=g, device=g.device).to(like.device)
@@ -173,25 +177,31 @@ class Poisson(NoiseModel):
 
 # %% ../nbs/01_noise.ipynb #c8f82cd9
 class Bernoulli(_Masked):
-    "Multiplicative Bernoulli drop-out: each pixel (all channels) becomes 0 with probability `p`; mean (1−p)x ≠ x (use a masked loss)."
+    "Bernoulli drop-out: each pixel (all channels) becomes 0 with probability `p` (or a range drawn per image); mean (1−p)x ≠ x."
     name = 'bernoulli'; _params = ('p',)
-    def __init__(self, p=0.5, clip=False): self.p, self.clip = _check_num('p', p, 0, 1), bool(clip)
+    def __init__(self, p=0.5, clip=False): self.p, self.clip = _check_num_or_range('p', p, 0, hi=1), bool(clip)
     def _sample_mask(self, x, g):
-        m = _rand(g, (len(x), 1, *x.shape[-2:]), x) < self.p
+        m = _rand(g, (len(x), 1, *x.shape[-2:]), x) < _per_image(self.p, len(x), g, x)
         return x.masked_fill(m, 0.), m
-    def mean(self, clean): return (1 - self.p) * _check_image(clean)
-    def var(self, clean): return self.p * (1 - self.p) * _check_image(clean) ** 2
+    def mean(self, clean): return (1 - _mean_level(self.p)) * _check_image(clean)
+    def var(self, clean):
+        "q(1 − q)x² with q = E[p] (also for a range: the drop-out is then Bernoulli(q) for every pixel on its own)."
+        q = _mean_level(self.p)
+        return q * (1 - q) * _check_image(clean) ** 2
 
 # %% ../nbs/01_noise.ipynb #6f152bd4
 class Impulse(_Masked):
-    "Random-valued impulse noise: each pixel is replaced with probability `p` by a random colour (uniform per channel)."
+    "Random-valued impulse noise: each pixel is replaced with probability `p` (or a range per image) by a random colour."
     name = 'impulse'; _params = ('p',)
-    def __init__(self, p=0.2, clip=False): self.p, self.clip = _check_num('p', p, 0, 1), bool(clip)
+    def __init__(self, p=0.2, clip=False): self.p, self.clip = _check_num_or_range('p', p, 0, hi=1), bool(clip)
     def _sample_mask(self, x, g):
-        m = _rand(g, (len(x), 1, *x.shape[-2:]), x) < self.p
+        m = _rand(g, (len(x), 1, *x.shape[-2:]), x) < _per_image(self.p, len(x), g, x)
         return torch.where(m, _rand(g, x.shape, x), x), m
-    def mean(self, clean): return (1 - self.p) * _check_image(clean) + self.p / 2
-    def var(self, clean): return self.p / 12 + self.p * (1 - self.p) * (_check_image(clean) - 0.5) ** 2
+    def mean(self, clean): return (1 - _mean_level(self.p)) * _check_image(clean) + _mean_level(self.p) / 2
+    def var(self, clean):
+        "q/12 + q(1 − q)(x − ½)² with q = E[p]."
+        q = _mean_level(self.p)
+        return q / 12 + q * (1 - q) * (_check_image(clean) - 0.5) ** 2
 
 # %% ../nbs/01_noise.ipynb #b9441e75
 class SaltPepper(_Masked):
@@ -311,19 +321,20 @@ def _text_mask(text: str, size: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(im) > 127)
 
 class TextOverlay(_Masked):
-    "N2N text noise: random strings (random size, position, colour) drawn until a fraction >= `p` (in [0,1)) of the pixels is covered."
+    "N2N text noise: random strings (random size, position, colour) drawn until a fraction >= `p` (in [0,1), or a range) is covered."
     name = 'text'; _params = ('p',)
     max_strings = 10_000                                   # per image; a safety stop
-    def __init__(self, p=0.25, clip=False): self.p, self.clip = _check_num('p', p, 0, 1, hi_open=True), bool(clip)
+    def __init__(self, p=0.25, clip=False): self.p, self.clip = _check_num_or_range('p', p, 0, hi=1, hi_open=True), bool(clip)
 
     def _sample_mask(self, x, g):
         B, C, H, W = x.shape
         y, mask = x.clone(), torch.zeros(B, 1, H, W, dtype=torch.bool, device=x.device)
         lo = max(8, min(H, W) // 24); hi = max(lo, min(H, W) // 8)     # font sizes in px
         nc = len(_TEXT_CHARS)
+        ps = _per_image(self.p, B, g, x).flatten().tolist()
         for i in range(B):
             n = covered = 0
-            while covered < self.p * H * W and n < self.max_strings:
+            while covered < ps[i] * H * W and n < self.max_strings:
                 u = torch.rand(14 + C, generator=g, device=g.device).tolist()   # a fixed number of draws per string
                 size, length = lo + min(int(u[0] * (hi - lo + 1)), hi - lo), 3 + min(int(u[1] * 8), 7)
                 m = _text_mask(''.join(_TEXT_CHARS[min(int(c * nc), nc - 1)] for c in u[4:4 + length]), size).to(x.device)

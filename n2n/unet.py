@@ -70,8 +70,10 @@ class UNet(nn.Module):
             skips.append(h)
             h = F.max_pool2d(conv(h), 2)
         h = self.bottom(h)
-        for dec in self.dec:
+        for i, dec in enumerate(self.dec):
             h = F.interpolate(h, scale_factor=2, mode='nearest')
-            h = dec(torch.cat([h, skips.pop()], dim=1))
-        h = crop_to(h, size)
-        return inp + h if self.config['residual'] else h + 0.5
+            h = torch.cat([h, skips.pop().to(h.dtype)], dim=1)         # under bf16 autocast the input skip joins in bf16
+            h = dec(h) if i < len(self.dec) - 1 else dec[:-1](h)
+        with torch.autocast(h.device.type, enabled=False):               # the last layer and the output stay float32
+            h = crop_to(self.dec[-1][-1](h.float()), size)
+            return inp.float() + h if self.config['residual'] else h + 0.5

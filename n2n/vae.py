@@ -142,11 +142,11 @@ class VAE(nn.Module):
         "Hook between sampling and decoding: returns (z for the decoder, dict of extra `VAEOutput` fields). Identity here."
         return z, {}
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, sample: bool | None = None) -> VAEOutput:
         self._check_input(x)
         xp, size = pad_to_multiple(x, self.multiple)
         mu, logvar, skips = self._encode(xp)
-        z = self.reparameterize(mu, logvar, generator=generator)
+        z = self.reparameterize(mu, logvar, sample, generator)
         z, extra = self.transform_latent(z, mu)
         return VAEOutput(self.decode(z, skips, size), mu, logvar, z, **extra)
 
@@ -164,7 +164,7 @@ class VAE(nn.Module):
         return out
 
     def denoiser(self) -> 'VAEDenoiser':
-        "A view of this model whose forward returns only `x_hat` (for `n2n.train.denoise` and metrics code)."
+        "A view of this model whose forward returns only `x_hat` (for code that wants an image-to-image module)."
         return VAEDenoiser(self)
 
 class VAEDenoiser(nn.Module):

@@ -15,12 +15,13 @@ from .core import image_to_tensor, make_generator
 from .data import EMBEDDED_COLOR, EMBEDDED_GRAY, embedded_image, embedded_images, NoisyPairs
 from .noise import NOISE_MODELS, Gaussian, get_noise, gaussian_blur
 from .metrics import psnr, ssim, nldr, estimate_sigma
-from .losses import loss_map, VAELoss
+from .losses import loss_map, VAEObjective
 from .frequency import split_bands
 from .entropy import channel_entropy, entropy_weights
 from .vae import VAE
 from .unet import UNet
-from .train import fit, denoise, StopTraining, TrainConfig
+from .engine import Callback, FitConfig, StopOnEvent, fit, learner
+from .inference import denoise
 
 # %% auto #0
 __all__ = ['NOISE_PARAMS', 'PREDICTIONS', 'LOSS_NAMES', 'APP_TABS', 'as_image', 'to_png', 'png_to_array', 'Panel', 'PlotPanel',
@@ -354,17 +355,14 @@ def loss_explorer(image=None, size: int = 256, loss: str = 'laplacian', **kw) ->
 def demo_vae(steps: int = 600, seed: int = 0, sigma: float = 25, progress: bool = True) -> VAE:
     "A small `VAE` (16/32/64 channels, 16 latent channels, no skips) trained `steps` steps as a Noise2Noise denoiser on embedded images; eval mode, cached."
     if steps < 0: raise ValueError(f"steps must be >= 0, got {steps}")
-    from tqdm.auto import tqdm
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         vae = VAE(3, channels=(16, 32, 64), latent_channels=16)
-        ds = NoisyPairs(list(embedded_images(['astronaut', 'coffee', 'rocket', 'motorcycle_left', 'hubble_deep_field']).values()),
+        if steps == 0: return vae.eval()
+        ds = NoisyPairs(list(embedded_images(['astronaut', 'coffee', 'rocket', 'ihc', 'hubble_deep_field']).values()),
                         Gaussian(sigma), mode='n2n', crop=32, length=max(8 * steps, 8), seed=seed)
-        dl = iter(torch.utils.data.DataLoader(ds, batch_size=8))
-        opt, crit = torch.optim.Adam(vae.parameters(), 2e-3), VAELoss('l2', kl_weight=0.001)
-        for _ in tqdm(range(steps), desc='training a small VAE', disable=not progress, leave=False):
-            x, y = next(dl); loss = crit(vae(x), y)
-            opt.zero_grad(); loss.backward(); opt.step()
+        fit(vae, ds, VAEObjective('l2', kl_weight=0.001, seed=seed), FitConfig(steps=steps, batch_size=8, lr=2e-3, rampdown=0, seed=seed),
+            progress=progress)
     return vae.eval()
 
 # %% ../nbs/30_widgets.ipynb #0e447653
@@ -513,15 +511,15 @@ def entropy_explorer(model=None, image=None, size: int = 256, beta: float = 0.0,
 # %% ../nbs/30_widgets.ipynb #1a14f48c
 class TrainingDashboard(W.VBox):
     "See `training_dashboard`."
-    def __init__(self, model, dataset, cfg: TrainConfig | None = None, val=None, checkpoint=None, checkpoint_every: int = 50,
-                 preview_every: int | None = None, refresh_seconds: float = 0.5, callback=None):
+    def __init__(self, model, dataset, objective=None, cfg: FitConfig | None = None, val=None, checkpoint=None,
+                 checkpoint_every: int = 50, preview_every: int | None = None, refresh_seconds: float = 0.5, callback=None):
         super().__init__()
-        self.model, self.dataset, self.cfg = model, dataset, cfg or TrainConfig()
+        self.model, self.dataset, self.objective, self.cfg = model, dataset, objective, cfg or FitConfig()
         self.val = [] if val is None else [(n.float(), c.float()) for n, c in val][:3]
         self.checkpoint = Path(checkpoint) if checkpoint else Path(tempfile.mkdtemp(prefix='n2n_dashboard_')) / 'checkpoint.pt'
         self.checkpoint_every, self.callback, self.refresh_seconds = checkpoint_every, callback, refresh_seconds
         self.preview_every = preview_every or max(self.cfg.log_every, self.cfg.steps // 10)
-        self.history, self.error, self.thread, self.state = None, None, None, 'ready'
+        self.history, self.error, self.thread, self.state, self.learner = None, None, None, 'ready', None
         self._stop, self._last_draw, self._hist, self.val_psnr = threading.Event(), 0.0, None, []
         self.start_button = W.Button(description='Start', button_style='success', icon='play')
         self.stop_button = W.Button(description='Stop', button_style='danger', icon='stop', disabled=True)
@@ -571,7 +569,6 @@ class TrainingDashboard(W.VBox):
         now = time.time()
         if now - self._last_draw >= self.refresh_seconds or step == self.cfg.steps: self.refresh(step)
         if self.callback is not None: self.callback(step, hist)
-        if self._stop.is_set(): raise StopTraining
 
     def refresh(self, step=None):
         "Redraw the loss curve, and the validation previews when a preview is due."
@@ -591,11 +588,14 @@ class TrainingDashboard(W.VBox):
 
     def _run(self):
         try:
-            self.history = fit(self.model, self.dataset, self.cfg, progress=False, callback=self._on_log, checkpoint=self.checkpoint,
-                               checkpoint_every=self.checkpoint_every, resume=self.checkpoint.exists())
+            cbs = [_DashboardLog(self), StopOnEvent(self._stop)]
+            self.learner = learner(self.model, self.dataset, self.objective, self.cfg, cbs, progress=False, checkpoint=self.checkpoint,
+                                   checkpoint_every=self.checkpoint_every, resume=self.checkpoint.exists())
+            self.history = self.learner.fit()
             self.refresh()
-            done = self.history['step'][-1] if self.history['step'] else 0
-            self.state = 'finished' if done >= self.cfg.steps else 'stopped'
+            done = self.learner.step
+            self.progress.value, self.progress.description = done, f'step {done}'
+            self.state = 'finished' if self.learner.finished else 'stopped'
             where = f"checkpoint {html.escape(str(self.checkpoint))}"
             self.status.value = (f"finished {done} steps; {where}" if self.state == 'finished'
                                  else f"stopped at step {done} of {self.cfg.steps}; {where} (Start resumes)")
@@ -606,10 +606,16 @@ class TrainingDashboard(W.VBox):
             self.start_button.disabled = self.state == 'finished'
             self.stop_button.disabled = True
 
-def training_dashboard(model, dataset, cfg: TrainConfig | None = None, val=None, checkpoint=None, **kw) -> TrainingDashboard:
-    """Live training widget around `fit(model, dataset, cfg)`: Start/Stop buttons, loss curve, denoised previews of `val`
-    (a list of up to three `(noisy, clean)` `(C,H,W)` tensors); Stop keeps the checkpoint (`checkpoint`, default a temporary file) and Start resumes."""
-    return TrainingDashboard(model, dataset, cfg, val, checkpoint, **kw)
+class _DashboardLog(Callback):
+    "Feeds every history point of the run to its dashboard."
+    order = 70
+    def __init__(self, dash): self.dash = dash
+    def after_log(self, learn): self.dash._on_log(learn.step, learn.hist)
+
+def training_dashboard(model, dataset, objective=None, cfg: FitConfig | None = None, val=None, checkpoint=None, **kw) -> TrainingDashboard:
+    """Live training widget around the engine's `fit(model, dataset, objective, cfg)`: Start/Stop buttons, loss curve, denoised previews
+    of `val` (up to three `(noisy, clean)` `(C,H,W)` tensors); Stop keeps the checkpoint (default: a temporary file) and Start resumes."""
+    return TrainingDashboard(model, dataset, objective, cfg, val, checkpoint, **kw)
 
 # %% ../nbs/30_widgets.ipynb #7d748a5a
 class CompareViewer(Explorer):
@@ -722,7 +728,7 @@ def widget_timings(size: int = 256, repeats: int = 5, vae=None, noises=None, pro
     rows += [('compare', c, m, x) for c, m, x in time_explorer(cv, None, repeats)]
     torch.manual_seed(0)
     model = UNet(3, features=16, depth=3)
-    dash = TrainingDashboard(model, NoisyPairs([clean], Gaussian(25), crop=64, seed=0), TrainConfig(steps=100, log_every=10),
+    dash = TrainingDashboard(model, NoisyPairs([clean], Gaussian(25), crop=64, seed=0), cfg=FitConfig(steps=100, log_every=10),
                              val=[(noisy[:, :96, :96], clean[:, :96, :96])] * 3)
     dash._hist = dict(step=list(range(10, 110, 10)), loss=list(np.linspace(0.01, 0.005, 10)), lr=[1e-3] * 10, seconds=list(range(10)))
     ts = []
@@ -788,10 +794,10 @@ class ExplorerApp(W.VBox):
             outs['clean'] = clean
             return compare_viewer(outs, reference=clean, left='noisy σ=25', right='model' if self.model is not None else 'nlmeans')
         torch.manual_seed(0)
-        imgs = list(embedded_images(['astronaut', 'coffee', 'rocket', 'motorcycle_left', 'hubble_deep_field']).values())
+        imgs = list(embedded_images(['astronaut', 'coffee', 'rocket', 'ihc', 'hubble_deep_field']).values())
         vc = as_image('chelsea', 96)
         return training_dashboard(UNet(3, features=24, depth=4), NoisyPairs(imgs, Gaussian((0, 50)), mode='n2n', crop=64, length=1_000_000, seed=0),
-                                  TrainConfig(steps=1000, batch_size=8, log_every=10), val=[(Gaussian(25).sample(vc, make_generator(0)), vc)])
+                                  cfg=FitConfig(steps=1000, batch_size=8, log_every=10), val=[(Gaussian(25).sample(vc, make_generator(0)), vc)])
 
 def explorer_app(image: str = 'astronaut', size: int = 256, model=None, vae=None, **kw) -> ExplorerApp:
     "All explorers in tabs, each built when first opened: noise, losses, frequency bands, entropy weights, compare, train."

@@ -21,14 +21,14 @@ def tiny_model(tmp_path_factory):
     from n2n.data import NoisyPairs, embedded_images
     from n2n.noise import Gaussian
     from n2n.unet import UNet
-    from n2n.train import TrainConfig, fit
+    from n2n.engine import FitConfig, fit
     from n2n.checkpoint import save_checkpoint
     torch.set_num_threads(1)
     seed_everything(0)
     ds = NoisyPairs(list(embedded_images(['astronaut', 'coffee', 'rocket']).values()), Gaussian(sigma=(0, 50)), crop=32, length=1000, seed=0)
     model = UNet(3, features=8, depth=2, residual=True)
-    cfg = TrainConfig(steps=200, batch_size=8, lr=3e-3, device='cpu')
-    hist = fit(model, ds, cfg, progress=False)
+    cfg = FitConfig(steps=200, batch_size=8, lr=3e-3, device='cpu')
+    hist = fit(model, ds, cfg=cfg, progress=False)
     path = tmp_path_factory.mktemp('model') / 'tiny.pt'
     save_checkpoint(path, model, noise=ds.noise, train=cfg, history=hist)
     return path

@@ -305,7 +305,7 @@ def test_large_image_is_tiled_with_bounded_memory(tmp_path, tiny_model, good_run
 def test_tiled_equals_untiled(tiny_model):
     "Where both fit, tiles with the default overlap (the receptive radius) reproduce the untiled result within 1e-4."
     from n2n.checkpoint import load_model
-    from n2n.train import denoise
+    from n2n.inference import denoise
     model = load_model(tiny_model)
     img = image_to_tensor(embedded_image('chelsea')[:250, :330])
     whole = denoise(model, img, tile=0)

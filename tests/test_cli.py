@@ -21,6 +21,7 @@ def test_demo_help():
     (['nonsense'], "unknown command 'nonsense'"),
     (['demo', '--seconds', '-1', '--quiet'], 'seconds must be > 0'),
     (['demo', '--steps', '0', '--quiet'], 'steps must be >= 1'),
+    (['demo', '--precision', 'fp16', '--quiet'], 'precision must be one of auto, bf16, fp32'),
     (['demo', '--seconds', 'abc'], 'invalid float value'),
 ])
 def test_user_errors_are_one_clear_line(args, msg, tmp_path):
@@ -50,8 +51,9 @@ def n2n_main(*args):
 
 @pytest.mark.parametrize('cmd,flags', [
     ('noise', ['--model', '--sigma', '--p', '--lam', '--params', '--pairs', '--clean', '--seed', 'in_dir', 'out_dir']),
-    ('train', ['--config', '--dataset', '--pairs', '--mode', '--noise', '--arch', '--steps', '--batch_size', '--resume', '--checkpoint_every', '--out']),
-    ('denoise', ['--out', '--tile', '--overlap', '--recursive', '--device', 'inputs']),
+    ('train', ['--config', '--dataset', '--pairs', '--mode', '--noise', '--arch', '--steps', '--batch_size', '--resume', '--checkpoint_every', '--out',
+               '--recipe', '--loss', '--precision']),
+    ('denoise', ['--out', '--tile', '--overlap', '--recursive', '--device', '--precision', 'inputs']),
 ])
 def test_command_help(cmd, flags):
     rc, out, _ = n2n_main(cmd, '--help')
@@ -105,5 +107,44 @@ def test_train_from_toml_config_then_denoise(photos, tmp_path):
 def test_dashes_and_underscores_are_the_same_flag(photos, tmp_path):
     for i, flag in enumerate(('--batch-size', '--batch_size')):
         rc, _, err = n2n_main('train', photos, '--out', tmp_path / str(i), flag, 0, '--quiet')
-        assert rc == 2 and 'batch_size must be >= 1, got 0' in err
+        assert rc == 2 and 'batch_size must be an integer > 0, got 0' in err
         assert not (tmp_path / str(i)).exists()
+
+
+TINY = ['--steps', 6, '--features', 8, '--depth', 2, '--crop', 24, '--batch-size', 2, '--log-every', 2, '--device', 'cpu', '--quiet']
+
+@pytest.mark.parametrize('recipe', ['impulse', 'bernoulli', 'text'])
+def test_train_recipe_tiny_run(photos, tmp_path, recipe):
+    "The paper's recipes train from the command line: their noise over the training range, their loss, their schedule."
+    from n2n.checkpoint import load_checkpoint
+    rc, out, err = n2n_main('train', photos, '--recipe', recipe, '--out', tmp_path / 'r', *TINY)
+    assert rc == 0, err
+    ck = load_checkpoint(tmp_path / 'r' / 'checkpoint.pt')
+    want = {'impulse': 'l0', 'bernoulli': 'masked', 'text': 'l1'}[recipe]
+    assert ck['train']['objective'] == {'name': 'target', 'loss': want, **({'eps': 1e-8} if want == 'l0' else {})}
+    assert ck['noise']['name'] == recipe and len(ck['noise']['params']['p']) == 2       # the training range, drawn per image
+    hist = json.loads((tmp_path / 'r' / 'history.json').read_text())
+    if recipe == 'impulse': assert hist['gamma'][0] > 1.5 and hist['gamma'][-1] < 0.5         # γ annealed 2 → 0
+    assert (tmp_path / 'r' / 'model.pt').exists()
+
+@pytest.mark.parametrize('args,msg', [
+    (['--loss', 'masked'], '--loss masked needs a noise that reports the pixels it replaced'),
+    (['--loss', 'l7'], 'loss must be one of l2, l1, l0, masked'),
+    (['--recipe', 'speckle'], "unknown recipe 'speckle'"),
+    (['--precision', 'fp8'], 'precision must be one of auto, bf16, fp32'),
+    (['--lr', 'inf'], 'lr must be a number > 0'),
+    (['--seconds', 'nan'], 'max_seconds must be a number > 0'),
+    (['--log-every', '0'], 'log_every must be an integer > 0'),
+])
+def test_train_refuses_bad_objectives_and_settings(photos, tmp_path, args, msg):
+    rc, _, err = n2n_main('train', photos, '--out', tmp_path / 'x', *args, '--quiet')
+    assert rc == 2 and msg in err and err.count('\n') == 1, err
+    assert not (tmp_path / 'x').exists()
+
+def test_loss_flag_overrides_the_recipe(photos, tmp_path):
+    "`--recipe bernoulli --loss l2` is the paper's unmasked control: the recipe's noise with plain L2."
+    from n2n.checkpoint import load_checkpoint
+    rc, _, err = n2n_main('train', photos, '--recipe', 'bernoulli', '--loss', 'l2', '--out', tmp_path / 'c', *TINY)
+    assert rc == 0, err
+    ck = load_checkpoint(tmp_path / 'c' / 'checkpoint.pt')
+    assert ck['train']['objective']['loss'] == 'l2' and ck['noise']['name'] == 'bernoulli'
