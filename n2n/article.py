@@ -32,8 +32,8 @@ class ArticleModel(VAE):
     def __init__(self, in_channels: int = 3, out_channels: int | None = None, channels=(64, 128, 256), latent_channels: int = 128,
                  skip: bool = False, batchnorm: bool = True, output: str = 'sigmoid', n_bands: int = 4, keep: int | None = None,
                  selection: str = 'energy', beta: float = 0.0, entropy_method: str = 'histogram', bins: int = 32,
-                 learn_beta: bool = False):
-        super().__init__(in_channels, out_channels, channels, latent_channels, skip, batchnorm, output)
+                 learn_beta: bool = False, upsample: str = 'transposed', head: int | None = None):
+        super().__init__(in_channels, out_channels, channels, latent_channels, skip, batchnorm, output, upsample, head)
         self.frequency = FrequencyLatent(n_bands, keep, selection)
         self.entropy_weights = EntropyWeights(beta, entropy_method, bins, learn_beta)
         self.config.update(n_bands=n_bands, keep=keep, selection=selection, beta=float(beta), entropy_method=entropy_method,

@@ -213,6 +213,11 @@ def _train_step(self):
     if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps: self.log()
 
 # %% ../nbs/06_engine.ipynb #62e7908a
+def _adam(params, cfg):
+    "Adam with the fused implementation (one kernel for all parameters) where this torch has it for the device, else the default."
+    try: return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, fused=True)
+    except (RuntimeError, TypeError, ValueError): return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+
 @patch_to(Learner)
 def fit(self) -> dict:
     "Train until `cfg.steps` (or a stop); returns the history. The model is left in evaluation mode."
@@ -220,7 +225,7 @@ def fit(self) -> dict:
     self.device = get_device(cfg.device)
     self.model.to(self.device).train()
     self.net = self.model
-    self.opt = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=cfg.lr, betas=cfg.betas)
+    self.opt = _adam([p for p in self.model.parameters() if p.requires_grad], cfg)
     try:
         self('before_fit')
         if self.finished or self.step >= cfg.steps: return self.hist

@@ -53,8 +53,13 @@ def _down(cin, cout, bn):
     if bn: layers.append(nn.BatchNorm2d(cout))
     return nn.Sequential(*layers, nn.ReLU(inplace=True))
 
-def _up(cin, cout, bn):
-    layers = [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1)]
+def _upconv(cin, cout, upsample='transposed'):
+    "2× upsampling: the article's 4×4 stride-2 transposed convolution, or nearest-neighbour upsampling then a 3×3 convolution."
+    if upsample == 'transposed': return nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode='nearest'), nn.Conv2d(cin, cout, 3, padding=1))
+
+def _up(cin, cout, bn, upsample='transposed'):
+    layers = [_upconv(cin, cout, upsample)]
     if bn: layers.append(nn.BatchNorm2d(cout))
     return nn.Sequential(*layers, nn.ReLU(inplace=True))
 
@@ -67,7 +72,8 @@ def _fuse(cin, cout, bn):
 class VAE(nn.Module):
     "Convolutional VAE: `(B,in_channels,H,W)` in [0,1] → `VAEOutput`; latent `(B,latent_channels,ceil(H/m),ceil(W/m))`, m = 2**len(channels)."
     def __init__(self, in_channels: int = 3, out_channels: int | None = None, channels=(64, 128, 256),
-                 latent_channels: int = 128, skip: bool = False, batchnorm: bool = True, output: str = 'sigmoid'):
+                 latent_channels: int = 128, skip: bool = False, batchnorm: bool = True, output: str = 'sigmoid',
+                 upsample: str = 'transposed', head: int | None = None):
         super().__init__()
         channels = tuple(int(c) for c in channels)
         out_channels = out_channels or in_channels
@@ -76,8 +82,11 @@ class VAE(nn.Module):
             raise ValueError(f"channels must list 1 to 6 positive widths, got {channels}")
         if latent_channels < 1: raise ValueError(f"latent_channels must be >= 1, got {latent_channels}")
         if output not in ('sigmoid', 'linear'): raise ValueError(f"output must be 'sigmoid' or 'linear', got {output!r}")
+        if upsample not in ('transposed', 'nearest'): raise ValueError(f"upsample must be 'transposed' or 'nearest', got {upsample!r}")
+        if head is not None and (not skip or head < 1): raise ValueError(f"head (full-resolution features) needs skip=True and head >= 1, got {head}")
         self.config = dict(in_channels=in_channels, out_channels=out_channels, channels=channels,
-                           latent_channels=latent_channels, skip=bool(skip), batchnorm=bool(batchnorm), output=output)
+                           latent_channels=latent_channels, skip=bool(skip), batchnorm=bool(batchnorm), output=output,
+                           upsample=upsample, head=head)
         self.multiple, self.skip, self.latent_channels = 2 ** len(channels), bool(skip), latent_channels
         # encoder: the article puts no BatchNorm after the first convolution
         self.enc = nn.ModuleList([_down(cin, cout, batchnorm and i > 0)
@@ -90,16 +99,16 @@ class VAE(nn.Module):
         cin = latent_channels
         for i in range(len(channels) - 1):
             cout = rev[i + 1]
-            self.dec.append(_up(cin, cout, batchnorm))
+            self.dec.append(_up(cin, cout, batchnorm, upsample))
             if skip: self.fuse.append(_fuse(2 * cout, cout, batchnorm))
             cin = cout
-        if skip:   # last level: upsample to a few features, concatenate the input, fuse to the output
-            last = max(channels[0] // 2, 8)
-            self.dec.append(nn.Sequential(nn.ConvTranspose2d(cin, last, 4, stride=2, padding=1), nn.ReLU(inplace=True)))
+        if skip:   # last level: upsample to `head` features (default: a few), concatenate the input, fuse to the output
+            last = head or max(channels[0] // 2, 8)
+            self.dec.append(nn.Sequential(_upconv(cin, last, upsample), nn.ReLU(inplace=True)))
             self.fuse.append(nn.Sequential(nn.Conv2d(last + in_channels, last, 3, padding=1), nn.ReLU(inplace=True),
                                            nn.Conv2d(last, out_channels, 3, padding=1)))
         else:
-            self.dec.append(nn.ConvTranspose2d(cin, out_channels, 4, stride=2, padding=1))
+            self.dec.append(_upconv(cin, out_channels, upsample))
 
     def _encode(self, x):
         "Padded (B,C,H',W') → (mu, logvar, skips) with skips = [input, level-1 map, …] for the decoder."
