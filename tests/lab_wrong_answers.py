@@ -122,10 +122,10 @@ def _fit(objective='loss_fn(z, targets).mean(0).sum()', update='-= lr * (1 - i /
     return _FIT.format(objective=objective, update=update, ret=ret)
 
 def _score(order='seed, model', unet='UNet(3, features=FEATURES, depth=3)', mode='mode', steps='steps',
-           out='denoise(model, TEST_NOISY).clamp(0, 1)', ref='TEST_CLEAN', ret=None):
+           out='denoise(model, TEST_NOISY).clamp(0, 1)', ref='TEST_CLEAN', ret=None, cfg='cfg='):
     make = {'seed': 'seed_everything(seed)', 'model': f'model = {unet}'}
     return '\n'.join([make[k] for k in order.split(', ')] + [
-        f"history = fit(model, make_dataset({mode}, seed), TrainConfig(steps={steps}, batch_size=8, device='cpu'), "
+        f"history = fit(model, make_dataset({mode}, seed), {cfg}FitConfig(steps={steps}, batch_size=8, device='cpu'), "
         "progress=False)",
         f'out = {out}', f'return {ret or f"psnr(out, {ref}).item()"}, history, model'])
 
@@ -202,7 +202,8 @@ LABS['02_noisy_targets.ipynb'] = dict(
             ('denoised the clean image', _score(out='denoise(model, TEST_CLEAN).clamp(0, 1)'), 'denoise TEST_NOISY'),
             ('seeded after building the model', _score(order='model, seed'), 'before UNet(...)'),
             ('not seeded', _score(order='model'), 'before UNet(...)'),
-            ('steps ignored', _score(steps='max(steps, 5)'), 'pass steps to TrainConfig'),
+            ('steps ignored', _score(steps='max(steps, 5)'), 'pass steps to FitConfig'),
+            ('FitConfig passed third, where fit takes the objective', _score(cfg=''), 'cfg=FitConfig(...)'),
             ('mode ignored', _score(mode="'n2n'"), 'pass `mode` to make_dataset'),
             ('a tensor instead of a float', _score(ret='psnr(out, TEST_CLEAN)'), 'Python float'),
             ('the default U-Net', _score(unet='UNet(3)'), 'UNet(3, features=FEATURES, depth=3)')],
@@ -212,7 +213,9 @@ LABS['02_noisy_targets.ipynb'] = dict(
                    return float(psnr(fit_to_targets(targets, l2), clean))''')],
            3: [('torch.where', 'return torch.where(keep, (z - targets) ** 2, torch.zeros(()))'),
                ('the prediction masked too (the same loss: dropped targets are 0)',
-                'return (z * keep - targets) ** 2')]},
+                'return (z * keep - targets) ** 2')],
+           5: [("the objective spelled out: fit(model, data, TargetLoss('l2'), FitConfig(...))",
+                'from n2n.engine import TargetLoss\n' + _score(cfg="TargetLoss('l2'), "))]},
     cascade=[(5, 'exercise 4 ignores the mode',
               {4: "return NoisyPairs(TRAIN, NOISE, mode='n2n', crop=CROP, length=10_000, seed=seed)"},
               'fix exercise 4 first'),
@@ -230,15 +233,16 @@ _VAE_LOOP = '''
     opt, crit = torch.optim.Adam(model.parameters(), lr={lr}), VAELoss({loss})
     history = []
     for _ in range(steps):
-        x, target = next(batches)
+        {take}
         loss = crit(model(x), target)
         {update}
         history.append({record})
     {final}
     return model, history'''
 def _vae(bs=8, lr=2e-3, loss="'l2', kl_weight=kl_weight", update='opt.zero_grad(); loss.backward(); opt.step()',
-         record='crit.parts', final='model.eval()', first='seed_everything(seed)'):
-    return _VAE_LOOP.format(bs=bs, lr=lr, loss=loss, update=update, record=record, final=final).replace(
+         record='crit.parts', final='model.eval()', first='seed_everything(seed)',
+         take="batch = next(batches)\n        x, target = batch['input'], batch['target']"):
+    return _VAE_LOOP.format(bs=bs, lr=lr, loss=loss, update=update, record=record, final=final, take=take).replace(
         'seed_everything(seed)', first)
 
 _MC = '''
@@ -304,7 +308,9 @@ LABS['03_vae_kl.ipynb'] = dict(
             ('the loss recorded, not crit.parts', _vae(record='loss.item()'), 'should hold crit.parts'),
             ('the wrong learning rate', _vae(lr=1e-3), 'lr=2e-3'),
             ('the wrong batch size', _vae(bs=16), 'batch_size=8'),
-            ('not seeded', _vae(first='pass'), 'seed everything')],
+            ('not seeded', _vae(first='pass'), 'seed everything'),
+            ('the dict batch unpacked like a tuple (gives its keys)', _vae(take='x, target = next(batches)'),
+             "batch['input'], batch['target']")],
         5: [('summed over the positions', '''
                 return int((kl_closed_form(mu, logvar).sum((0, 2, 3)) > threshold).sum())''', 'sum over the positions'),
             ('counted elements, not channels', 'return int((kl_closed_form(mu, logvar) > threshold).sum())',
@@ -481,7 +487,7 @@ def _alpha(z='-beta * H', shift='z - z.max(dim=-1, keepdim=True).values', norm='
 
 def _control(off='{2: dict(adjust_weight=0.0), 3: dict(beta=0.0)}[stage]', model='copy.deepcopy(model)',
              cfg='dataclasses.replace(cfg, **off)', rest='val=val, stages=(stage,), progress=False'):
-    return f'off = {off}\nreturn fit_three_stage({model}, images, {cfg}, {rest})'
+    return f'off = {off}\nreturn fit_article({model}, images, {cfg}, {rest})'
 
 LABS['05_three_stages.ipynb'] = dict(
     setup=['import copy, dataclasses, math, os'],
@@ -519,7 +525,7 @@ LABS['05_three_stages.ipynb'] = dict(
             ('cfg changed in place', '''
                 if stage == 2: cfg.adjust_weight = 0.0
                 else: cfg.beta = 0.0
-                return fit_three_stage(copy.deepcopy(model), images, cfg, val=val, stages=(stage,), progress=False)''',
+                return fit_article(copy.deepcopy(model), images, cfg, val=val, stages=(stage,), progress=False)''',
              'dataclasses.replace'),
             ('the ingredients swapped', _control(off='{3: dict(adjust_weight=0.0), 2: dict(beta=0.0)}[stage]'),
              'set adjust_weight=0'),
@@ -530,15 +536,15 @@ LABS['05_three_stages.ipynb'] = dict(
             ('no val', _control(rest='stages=(stage,), progress=False'), 'pass val=val'),
             ('fewer epochs', _control(cfg='dataclasses.replace(cfg, adjust_epochs=1, entropy_epochs=1, **off)'),
              'keep the other settings of cfg'),
-            ('the history only, not the result', _control() + "['history']", 'return the result of fit_three_stage')]},
+            ('the history only, not the result', _control() + "['history']", 'return the result of fit_article')]},
     right={3: [('torch.softmax (the lab asks for exp; the values are right)',
                 'return torch.softmax(-beta * H, dim=-1)')],
            4: [('copy.deepcopy of cfg, then fields set', '''
                    c = copy.deepcopy(cfg)
                    if stage == 2: c.adjust_weight = 0.0
                    else: c.beta = 0.0
-                   return fit_three_stage(copy.deepcopy(model), images, c, val=val, stages=(stage,),
-                                          progress=False)''')]},
+                   return fit_article(copy.deepcopy(model), images, c, val=val, stages=(stage,),
+                                      progress=False)''')]},
     cascade=[(2, 'exercise 1 pads with zeros', {1: _box(mode="'constant'")}, 'fix exercise 1 first'),
              (2, 'exercise 1 not done yet', {1: STUB}, 'fix exercise 1 first'),
              (2, 'exercise 1 forgets the clamp (harmless here: D only takes square roots of v + ε)',
@@ -588,12 +594,13 @@ def _blur(src='noisy', clip='.clamp(0, 1)', ref='clean', nl='nldr(noisy.clamp(0,
     return psnrs, nldrs'''
 
 def _n2n(first='torch.manual_seed(seed)', unet='UNet(3, features=features, depth=4, residual=True)', images='images',
-         noise='Gaussian(sigma=(0, 50))', mode="'n2n'", crop=48, ds_seed='seed', steps='steps', cfg_seed='seed'):
+         noise='Gaussian(sigma=(0, 50))', mode="'n2n'", crop=48, ds_seed='seed', steps='steps', cfg_seed='seed',
+         cfg='cfg='):
     return f'''
     {first}
     model = {unet}
     ds = NoisyPairs({images}, {noise}, mode={mode}, crop={crop}, length=10_000, seed={ds_seed})
-    hist = fit(model, ds, TrainConfig(steps={steps}, batch_size=8, seed={cfg_seed}), progress=False)
+    hist = fit(model, ds, {cfg}FitConfig(steps={steps}, batch_size=8, seed={cfg_seed}), progress=False)
     return model, hist'''
 
 LABS['06_benchmark.ipynb'] = dict(
@@ -617,7 +624,8 @@ LABS['06_benchmark.ipynb'] = dict(
             ('not residual', _n2n(unet='UNet(3, features=features, depth=4)'), 'residual=True'),
             ('the default depth', _n2n(unet='UNet(3, features=features, residual=True)'), 'depth=4'),
             ('features ignored', _n2n(unet='UNet(3, features=32, depth=4, residual=True)'), 'features=features'),
-            ('steps ignored', _n2n(steps='max(steps, 5)'), 'pass steps to TrainConfig'),
+            ('steps ignored', _n2n(steps='max(steps, 5)'), 'pass steps to FitConfig'),
+            ('FitConfig passed third, where fit takes the objective', _n2n(cfg=''), 'cfg=FitConfig(...)'),
             ('the wrong crop size', _n2n(crop=32), 'crops of 48 pixels'),
             ('dataset not seeded', _n2n(ds_seed='None'), 'not with `seed`'),
             ('not seeded at all', _n2n(first='pass', ds_seed='None', cfg_seed='int(time.time() * 1e6) % 1000'),
@@ -663,7 +671,10 @@ LABS['06_benchmark.ipynb'] = dict(
                        outputs[name] = outs
                        mean = lambda v: sum(v) / len(v)
                        rows.append(dict(method=name, psnr=mean(ps), ssim=mean(ss), nldr=mean(ns), seconds=mean(ts)))
-                   return rows, outputs''')]},
+                   return rows, outputs''')],
+           2: [("the objective spelled out: fit(model, ds, TargetLoss('l2'), FitConfig(...))",
+                _n2n(first='from n2n.engine import TargetLoss\n    torch.manual_seed(seed)',
+                     cfg="TargetLoss('l2'), "))]},
     cascade=[(2, 'exercise 1 not done yet (the checks of this lab use no earlier exercise)', {1: STUB}, None),
              (4, 'exercises 1 and 3 wrong', {1: _bench(clip='out'), 3: _sweep(clip='')}, None),
              (5, 'exercises 1 to 4 not done yet', {1: STUB, 2: STUB, 3: STUB, 4: STUB}, None)],
