@@ -8,11 +8,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .data import NoisyCrops
-from .engine import Objective, FitConfig, fit
+from .engine import Objective, FitConfig, Callback, fit
 from .checkpoint import register_architecture
 
 # %% auto #0
-__all__ = ['pair_downsample', 'ZSNet', 'ZeroShotN2N', 'zero_shot_denoise']
+__all__ = ['pair_downsample', 'ZSNet', 'ZeroShotN2N', 'HalveLR', 'zero_shot_denoise']
 
 # %% ../nbs/43_zero_shot.ipynb #22a1d5b0
 def pair_downsample(x: torch.Tensor):
@@ -53,6 +53,14 @@ class ZeroShotN2N(Objective):
         return res + cons, {'residual': res.detach(), 'consistency': cons.detach()}
 
 # %% ../nbs/43_zero_shot.ipynb #917bc0d8
+class HalveLR(Callback):
+    "Multiply the learning rate by `factor` once `at` of the run is done (ZS-N2N's step schedule); runs after `LRSchedule`."
+    order = -4
+    def __init__(self, at: float = 0.75, factor: float = 0.5): self.at, self.factor = at, factor
+    def before_step(self, learn):
+        if learn.frac >= self.at:
+            for g in learn.opt.param_groups: g['lr'] = learn.cfg.lr * self.factor
+
 def zero_shot_denoise(noisy: torch.Tensor, steps: int = 1000, lr: float = 1e-3, features: int = 48, seed: int = 0,
                       device=None, precision: str = 'auto', progress: bool = False, return_model: bool = False):
     "Denoise one noisy image `(C,H,W)` in [0,1] with ZS-N2N: a `ZSNet` fitted to it alone; returns the denoised `(C,H,W)` float32."
@@ -60,8 +68,9 @@ def zero_shot_denoise(noisy: torch.Tensor, steps: int = 1000, lr: float = 1e-3, 
     torch.manual_seed(seed)
     model = ZSNet(noisy.shape[0], features)
     data = NoisyCrops([noisy.detach().float().cpu()], crop=None, augment=False, length=1, seed=seed)
-    cfg = FitConfig(steps=steps, batch_size=1, lr=lr, rampdown=0.5, seed=seed, device=device, precision=precision, log_every=max(steps // 10, 1))
-    hist = fit(model, data, ZeroShotN2N(), cfg, progress=progress)
+    cfg = FitConfig(steps=steps, batch_size=1, lr=lr, rampdown=0, seed=seed, device=device, precision=precision,
+                    log_every=max(steps // 10, 1))
+    hist = fit(model, data, ZeroShotN2N(), cfg, callbacks=[HalveLR(0.75)], progress=progress)
     with torch.no_grad():
         x = noisy[None].to(next(model.parameters()).device).float()
         out = (x - model(x))[0].float().cpu()
