@@ -4,14 +4,15 @@
 
 # %% ../nbs/32_labs.ipynb #8b6396c3
 from __future__ import annotations
-import copy, json
+import contextlib, copy, io, json, os, re, sys, textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from fastcore.script import call_parse
 
 # %% auto #0
-__all__ = ['CODE_BEGIN', 'CODE_END', 'MD_BEGIN', 'MD_END', 'SELF_CHECK', 'CODE_STUB', 'MD_STUB', 'STUDENT_README', 'LabError',
-           'strip_solutions', 'student_notebook', 'check_student', 'student_versions', 'make_student_labs',
-           'check_labs', 'labs_cmd']
+__all__ = ['CODE_BEGIN', 'CODE_END', 'MD_BEGIN', 'MD_END', 'SELF_CHECK', 'CODE_STUB', 'MD_STUB', 'STUDENT_README', 'STUB',
+           'LabError', 'strip_solutions', 'student_notebook', 'lab_exercises', 'check_student', 'student_versions',
+           'make_student_labs', 'check_labs', 'fill_solutions', 'CheckResult', 'CheckRunner', 'labs_cmd']
 
 # %% ../nbs/32_labs.ipynb #f984ec06
 CODE_BEGIN, CODE_END = '### BEGIN SOLUTION', '### END SOLUTION'
@@ -67,6 +68,39 @@ def student_notebook(nb: dict, name: str = 'notebook') -> tuple[dict, list[str]]
 
 def _lines(text: str) -> set: return {l.strip() for l in text.split('\n') if l.strip()}
 
+def lab_exercises(nb: dict, name: str = 'notebook') -> list[dict]:
+    """The exercises of a solved lab in order: dicts with `n` (1, 2, …), `cell` (its index), `blocks` (its solution
+    blocks) and `check` (the index of its self-check, the first one after it; None if there is none)."""
+    out = []
+    for i, c in enumerate(nb['cells']):
+        if _is_self_check(c):
+            if out and out[-1]['check'] is None: out[-1]['check'] = i
+        elif c['cell_type'] == 'code':
+            k = len(strip_solutions(_source(c), 'code', f"{name}, cell {i}")[1])
+            if k: out.append(dict(n=len(out) + 1, cell=i, blocks=k, check=None))
+    return out
+
+_WORDING = re.compile(r'\bsolved\b|\bsolutions?\b', re.I)
+_NOTEBOOK = re.compile(r'[\w./-]+\.ipynb\b')
+_SUCCESS = re.compile(r'''^print\(f?["'](?:Exercise (\d+)|Results)\b[^"']*: all checks passed''')
+
+def _check_problems(solved: dict, name: str) -> list[str]:
+    "Exercises without a self-check, and self-checks that do not end by printing their success line."
+    problems, exercises = [], lab_exercises(solved, name)
+    problems += [f"{name}: exercise {e['n']} (cell {e['cell']}) has no self-check before the next exercise"
+                 for e in exercises if e['check'] is None]
+    for i, c in enumerate(solved['cells']):
+        if not _is_self_check(c): continue
+        last = [l for l in _source(c).split('\n') if l.strip()][-1].rstrip()   # unindented: it runs if all passed
+        n = max((e['n'] for e in exercises if e['cell'] < i), default=None)
+        m = _SUCCESS.match(last)
+        if not m:
+            problems.append(f"{name}, cell {i}: the self-check does not end by printing "
+                            f"'Exercise {n}: all checks passed'")
+        elif m.group(1) and int(m.group(1)) != n:
+            problems.append(f"{name}, cell {i}: the self-check of exercise {n} prints 'Exercise {m.group(1)}'")
+    return problems
+
 def check_student(solved: dict, student: dict, name: str = 'notebook') -> list[str]:
     "Problems of `student` as the student version of `solved` (an empty list when it is right)."
     problems = []
@@ -90,6 +124,10 @@ def check_student(solved: dict, student: dict, name: str = 'notebook') -> list[s
     stubs = sum(l.strip() in (CODE_STUB[0], MD_STUB) for c in student['cells'] for l in _source(c).split('\n'))   # stub lines, not mentions
     if stubs != len(removed): problems.append(f"{name}: {len(removed)} solutions but {stubs} 'YOUR CODE/ANSWER HERE' stubs")
     if any(c.get('outputs') for c in student['cells'] if c['cell_type'] == 'code'): problems.append(f"{name}: outputs left in the student version")
+    problems += _check_problems(solved, name)
+    problems += [f"{name}: the student version says {w!r}" for w in sorted({m[0] for m in _WORDING.finditer(text)})]
+    problems += [f"{name}: the student version names the notebook {f!r}: point at the concept instead"
+                 for f in sorted(set(_NOTEBOOK.findall(text)))]
     return problems
 
 # %% ../nbs/32_labs.ipynb #c814afa2
@@ -140,6 +178,88 @@ def check_labs(src='nbs/labs', dst=None) -> list[str]:
     probs += [f"{p.name}: no solved lab for it" for p in dst.glob('*.ipynb') if p.name not in versions]
     if not (dst / '.notest').exists(): probs.append(f"{dst}: no .notest file (nbdev_test would run the student versions)")
     return probs
+
+# %% ../nbs/32_labs.ipynb #a8857f02
+STUB = '\n'.join(CODE_STUB)   # an answer: the stub a student starts from
+
+def fill_solutions(source: str, answers=(), where: str = 'cell') -> str:
+    "`source` without markers, its k-th solution block replaced by `answers[k]` (None: the solution), re-indented."
+    n = len(strip_solutions(source, 'code', where)[1])                  # validates the markers
+    if len(answers) > n: raise LabError(f"{where}: {len(answers)} answers for {n} solution blocks")
+    out, block, indent, k = [], None, '', 0
+    for line in source.split('\n'):
+        s = line.strip()
+        if s == CODE_BEGIN: block, indent = [], line[:len(line) - len(line.lstrip())]
+        elif s == CODE_END:
+            a = answers[k] if k < len(answers) else None
+            if a is None: out += block
+            else: out += [indent + l if l.strip() else '' for l in textwrap.dedent(a).strip('\n').split('\n')]
+            block, k = None, k + 1
+        elif block is not None: block.append(line)
+        else: out.append(line)
+    return '\n'.join(out)
+
+@dataclass
+class CheckResult:
+    "One self-check run: `passed`; else `error` (the exception's type name) and `message`; `output`: what it printed."
+    passed: bool
+    error: str | None = None
+    message: str = ''
+    output: str = ''
+
+class CheckRunner:
+    "Runs the self-check of one exercise of the solved lab `path` on its own, any exercise's solution replaced."
+    def __init__(self, path, setup=(), env=None):
+        self.path = Path(path)
+        self.nb = json.loads(self.path.read_text(encoding='utf-8'))
+        self.exercises = lab_exercises(self.nb, self.path.name)
+        if not self.exercises or any(e['check'] is None for e in self.exercises):
+            raise LabError(f"{self.path.name}: every exercise needs a self-check")
+        self.env = {'IN_TEST': '1', **(env or {})}                         # the labs shrink their runs under IN_TEST
+        cells, run = self.nb['cells'], {e['cell'] for e in self.exercises}
+        for piece in setup:
+            hits = [i for i, c in enumerate(cells)
+                    if c['cell_type'] == 'code' and piece in _source(c) and not _is_self_check(c)]
+            if len(hits) != 1: raise LabError(f"{self.path.name}: setup {piece!r} is in {len(hits)} code cells, not 1")
+            run |= set(hits)
+        self.base, out = {'__name__': '__main__'}, io.StringIO()
+        with self._env(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            for i in sorted(run): self._exec(i, fill_solutions(_source(cells[i])), self.base)   # in notebook order
+        self.setup_output = out.getvalue()
+
+    @contextlib.contextmanager
+    def _env(self):
+        old = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try: yield
+        finally:
+            for k, v in old.items():
+                if v is None: os.environ.pop(k, None)
+                else: os.environ[k] = v
+
+    def _exec(self, i: int, src: str, ns: dict):
+        try: exec(compile(src, f"<{self.path.name} cell {i}>", 'exec'), ns)
+        finally:
+            if 'matplotlib.pyplot' in sys.modules: sys.modules['matplotlib.pyplot'].close('all')
+
+    def run(self, exercise: int, answers: dict | None = None) -> CheckResult:
+        """Exercises 1…`exercise`, exercise k with `answers[k]` (a snippet, a tuple of snippets one per solution block,
+        or `STUB`) in place of its solution, then the self-check of `exercise`."""
+        answers, n = answers or {}, len(self.exercises)
+        if not 1 <= exercise <= n: raise ValueError(f"{self.path.name} has exercises 1…{n}, not {exercise}")
+        if set(answers) - set(range(1, exercise + 1)):
+            raise ValueError(f"answers after exercise {exercise}: {sorted(answers)}")
+        ns, out, cells = dict(self.base), io.StringIO(), self.nb['cells']
+        with self._env(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            try:
+                for e in self.exercises[:exercise]:
+                    a = answers.get(e['n'], ())
+                    a = (a,) if isinstance(a, str) else a
+                    self._exec(e['cell'], fill_solutions(_source(cells[e['cell']]), a), ns)
+                check = self.exercises[exercise - 1]['check']
+                self._exec(check, _source(cells[check]), ns)
+            except Exception as err: return CheckResult(False, type(err).__name__, str(err), out.getvalue())
+        return CheckResult(True, output=out.getvalue())
 
 # %% ../nbs/32_labs.ipynb #982a8e5b
 @call_parse

@@ -679,3 +679,252 @@ LABS['06_benchmark.ipynb'] = dict(
              (4, 'exercises 1 and 3 wrong', {1: _bench(clip='out'), 3: _sweep(clip='')}, None),
              (5, 'exercises 1 to 4 not done yet', {1: STUB, 2: STUB, 3: STUB, 4: STUB}, None)],
 )
+
+_MASK = '''
+    B, _, H, W = shape
+    gh, gw = H // {c}, W // {c}
+    dy = torch.randint(0, {hi}, {dshape}, generator={gen}){expand}
+    dx = torch.randint(0, {hi}, {dshape}, generator={gen}){expand}
+    ys = torch.arange(gh).view(1, gh, 1) * {c} + dy
+    xs = torch.arange(gw).view(1, 1, gw) * {c} + dx
+    b = torch.arange(B).view(B, 1, 1).expand_as(ys)
+    mask = torch.zeros(B, 1, H, W, dtype={dtype})
+    mask[b, 0, ys, xs] = True
+    return mask'''
+def _mask(c='cell', hi='cell', dshape='(B, gh, gw)', gen='generator', expand='', dtype='torch.bool'):
+    return _MASK.format(c=c, hi=hi, dshape=dshape, gen=gen, expand=expand, dtype=dtype)
+
+_REPLACE = '''
+    B, C, H, W = x.shape
+    size = 2 * {rad} + 1
+    k = torch.randint(0, size * size{minus}, {kshape}, generator={gen})
+    {skip}
+    dy, dx = k // size - {rad}, k % size - {rad}
+    iy, ix = torch.arange(H).view(1, 1, H, 1), torch.arange(W).view(1, 1, 1, W)
+    yy, xx = iy + dy, ix + dx
+    {border}
+    b, c = torch.arange(B).view(B, 1, 1, 1), torch.arange(C).view(1, C, 1, 1)
+    return {ret}'''
+def _replace(rad='radius', minus=' - 1', kshape='(B, 1, H, W)', gen='generator',
+             skip='k = k + (k >= size * size // 2).long()',
+             border='yy = torch.where((yy < 0) | (yy >= H), iy - dy, yy); xx = torch.where((xx < 0) | (xx >= W), ix - dx, xx)',
+             ret='torch.where(mask, x[b, c, yy, xx], x)'):
+    return _REPLACE.format(rad=rad, minus=minus, kshape=kshape, gen=gen, skip=skip, border=border, ret=ret)
+
+_JINV = '''
+    out, filled = torch.{empty}(noisy), neighbour_mean(noisy)
+    H, W = noisy.shape[-2:]
+    for i in range({s}):
+        for j in range({s}):
+            m = torch.zeros(H, W, dtype=torch.bool)
+            m[i::{s}, j::{s}] = True
+            {keep}
+    return out'''
+def _jinv(s='stride', hidden='torch.where(m, filled, noisy)', keep='out[:, m] = fn({hidden})[:, m]', empty='empty_like'):
+    return _JINV.format(s=s, keep=keep.format(hidden=hidden), empty=empty)
+_JINV_REPLICATE = '''
+    from n2n.blindspot import replace_masked
+    out = torch.empty_like(noisy)
+    H, W = noisy.shape[-2:]
+    for i in range(stride):
+        for j in range(stride):
+            m = torch.zeros(1, 1, H, W, dtype=torch.bool); m[..., i::stride, j::stride] = True
+            out[:, m[0, 0]] = fn(replace_masked(noisy[None], m, 'mean')[0])[:, m[0, 0]]
+    return out'''
+
+_CURVES = '''
+    out = {{'self': [], 'mse': [], 'jinv_self': [], 'jinv_mse': []}}
+    for p in params:
+        f = make(p)
+        plain, blind = f(noisy), j_invariant(f, noisy, {stride})
+        out['self'].append({self})
+        out['mse'].append({mse})
+        out['jinv_self'].append({js})
+        out['jinv_mse'].append({jm})
+    return out'''
+def _curves(stride='stride', red='.mean().item()', self=None, mse=None, js=None, jm=None):
+    e = lambda a, b: f'(({a} - {b}) ** 2){red}'
+    return _CURVES.format(stride=stride, self=self or e('plain', 'noisy'), mse=mse or e('plain', 'clean'),
+                          js=js or e('blind', 'noisy'), jm=jm or e('blind', 'clean'))
+
+def _calib(loss='((j_invariant(make(p), noisy, stride) - noisy) ** 2).mean().item()', best='params[int(np.argmin(losses))]'):
+    return f'losses = [{loss} for p in params]\nreturn {best}, losses'
+
+def _est(out='j_invariant(fn, noisy, stride)', s2='(sigma / 255) ** 2', ret='10 * math.log10(1 / mse)'):
+    return f'out = {out}\nmse = ((out - noisy) ** 2).mean().item() - {s2}\nreturn {ret}'
+
+def _n2v(seed='seed_everything(seed)', unet='UNet(1, features=FEATURES, depth=2)', imgs='noisy_images', crop='CROP',
+         dseed='seed', obj='BlindSpot(ratio=1 / 16, seed=seed), ', cfg="FitConfig(steps=steps, batch_size=8, device='cpu')",
+         order='seed, model'):
+    make = {'seed': seed, 'model': f'model = {unet}'}
+    return '\n'.join([make[k] for k in order.split(', ')] + [
+        f'data = NoisyCrops({imgs}, crop={crop}, length=10_000, seed={dseed})',
+        f'history = fit(model, data, {obj}{cfg}, progress=False)', 'return model, history'])
+
+LABS['07_no_pairs.ipynb'] = dict(
+    setup=['import os, math', "clean = image_to_tensor(embedded_image('camera'))", 'RING = torch.tensor(', 'TRAIN_NOISY = '],
+    wrong={
+        1: [('a random choice per pixel instead of one per block',
+             'return torch.rand(shape[0], 1, shape[2], shape[3], generator=generator) < 1 / cell ** 2',
+             'exactly one masked pixel'),
+            ('offsets drawn from 0 to cell − 2 (randint excludes its upper bound)', _mask(hi='cell - 1'), 'never chosen'),
+            ('one position for all blocks of an image', _mask(dshape='(B, 1, 1)'), 'all blocks of an image use the same position'),
+            ('one mask for the whole batch', _mask(dshape='(gh, gw)', expand='.expand(B, gh, gw)'), 'both images of the batch'),
+            ('generator ignored', _mask(gen='None'), 'draw all randomness from `generator`'),
+            ('cell ignored (always 8)', _mask(c='8', hi='8'), 'did you use the `cell` argument'),
+            ('a float mask', _mask(dtype='torch.float32'), 'return a bool tensor'),
+            ('one mask per channel', '''
+                B, C, H, W = shape
+                gh, gw = H // cell, W // cell
+                dy = torch.randint(0, cell, (B, gh, gw), generator=generator)
+                dx = torch.randint(0, cell, (B, gh, gw), generator=generator)
+                ys = torch.arange(gh).view(1, gh, 1) * cell + dy
+                xs = torch.arange(gw).view(1, 1, gw) * cell + dx
+                b = torch.arange(B).view(B, 1, 1).expand_as(ys)
+                mask = torch.zeros(B, C, H, W, dtype=torch.bool)
+                mask[b, :, ys, xs] = True
+                return mask''', 'one mask per image, shared by its channels')],
+        2: [('the centre not left out', _replace(minus='', skip='pass'), 'leave out the offset (0, 0)'),
+            ('coordinates clamped at the border instead of mirrored',
+             _replace(border='yy, xx = yy.clamp(0, H - 1), xx.clamp(0, W - 1)'), 'mirror an offset that leaves the image'),
+            ('reflect padding instead of mirrored offsets', '''
+                B, C, H, W = x.shape
+                size = 2 * radius + 1
+                k = torch.randint(0, size * size - 1, (B, 1, H, W), generator=generator)
+                k = k + (k >= size * size // 2).long()
+                dy, dx = k // size - radius, k % size - radius
+                xp = F.pad(x, (radius, radius, radius, radius), mode='reflect')
+                iy, ix = torch.arange(H).view(1, 1, H, 1), torch.arange(W).view(1, 1, 1, W)
+                b, c = torch.arange(B).view(B, 1, 1, 1), torch.arange(C).view(1, C, 1, 1)
+                return torch.where(mask, xp[b, c, iy + dy + radius, ix + dx + radius], x)''',
+             'mirror an offset that leaves the image'),
+            ('wrapped around the image', _replace(border='yy, xx = yy % H, xx % W'), 'wrapped around the image'),
+            ('a different neighbour per channel', _replace(kshape='(B, C, H, W)'), 'the channels of a pixel got different neighbours'),
+            ('radius ignored: always the 8 nearest neighbours', _replace(rad='1'), 'only the 8 nearest neighbours'),
+            ('radius ignored: always 5×5', _replace(rad='2'), 'use the `radius` argument'),
+            ('every pixel replaced, not only the masked ones', _replace(ret='x[b, c, yy, xx]'), 'outside the mask must keep'),
+            ('the mean of the neighbours instead of one of them', '''
+                from n2n.blindspot import replace_masked
+                return replace_masked(x, mask, 'mean')''', 'ONE pixel of x'),
+            ('generator ignored', _replace(gen='None'), 'draw all randomness from `generator`'),
+            ('x changed in place', _replace(ret='x').replace(
+                '    return x', '    x[mask.expand_as(x)] = x[b, c, yy, xx][mask.expand_as(x)]\n    return x'), 'in place')],
+        3: [('the plain denoiser', 'return fn(noisy)', 'that is the plain denoiser'),
+            ('hidden pixels set to 0', _jinv(hidden='noisy * ~m'), 'set to 0'),
+            ('only the diagonal offsets i == j', '''
+                out, filled = torch.zeros_like(noisy), neighbour_mean(noisy)
+                H, W = noisy.shape[-2:]
+                for i in range(stride):
+                    m = torch.zeros(H, W, dtype=torch.bool)
+                    m[i::stride, i::stride] = True
+                    out[:, m] = fn(torch.where(m, filled, noisy))[:, m]
+                return out''', 'never filled'),
+            ('stride ignored (always 4)', _jinv(s='4'), 'use the `stride` argument'),
+            ("the last pass's whole output", _jinv(keep='out = fn({hidden})'), "keep fn's output only at the grid pixels"),
+            ("the library's replacement, which pads by replication", _JINV_REPLICATE, 'replicate padding'),
+            ('a (1, H, W) mask: fails on colour images', '''
+                out, filled = torch.empty_like(noisy), neighbour_mean(noisy)
+                H, W = noisy.shape[-2:]
+                for i in range(stride):
+                    for j in range(stride):
+                        m = torch.zeros(1, H, W, dtype=torch.bool)
+                        m[:, i::stride, j::stride] = True
+                        out[m] = fn(torch.where(m, filled, noisy))[m]
+                return out''', 'colour'),
+            ('noisy changed in place', _jinv(keep='noisy[:, m] = filled[:, m]; out[:, m] = fn(noisy)[:, m]'), 'in place')],
+        4: [("'jinv_self' of the plain output", _curves(js='((plain - noisy) ** 2).mean().item()'), "the plain output's value"),
+            ("'jinv_mse' of the plain output", _curves(jm='((plain - clean) ** 2).mean().item()'), "the plain output's value"),
+            ('sums instead of means', _curves(red='.sum().item()'), 'not a sum'),
+            ('root mean squared errors', _curves(red='.mean().sqrt().item()'), 'not its root'),
+            ('σ² subtracted from the self-losses', _curves(self='((plain - noisy) ** 2).mean().item() - (SIGMA / 255) ** 2',
+                                                           js='((blind - noisy) ** 2).mean().item() - (SIGMA / 255) ** 2'),
+             'subtract nothing'),
+            ('tensors instead of floats', _curves(red='.mean()'), 'Python floats'),
+            ('stride ignored', _curves(stride='4'), 'pass `stride` on to j_invariant'),
+            ("'mse' against noisy", _curves(mse='((plain - noisy) ** 2).mean().item()'), 'compares with clean')],
+        5: [('the plain self-loss', _calib(loss='((make(p)(noisy) - noisy) ** 2).mean().item()'), 'that is the plain self-loss'),
+            ('the largest loss', _calib(best='params[int(np.argmax(losses))]'), 'pick the SMALLEST loss'),
+            ('the index instead of the parameter', _calib(best='int(np.argmin(losses))'), 'not its index'),
+            ('stride ignored', _calib(loss='((j_invariant(make(p), noisy, 4) - noisy) ** 2).mean().item()'),
+             'pass `stride` on to j_invariant'),
+            ('tensors instead of floats', _calib(loss='((j_invariant(make(p), noisy, stride) - noisy) ** 2).mean()'),
+             'Python floats')],
+        6: [('σ² not subtracted', _est(s2='0'), 'the self-loss is the MSE PLUS σ²'),
+            ('σ² in 8-bit units', _est(s2='sigma ** 2'), '[0, 1] units'),
+            ('σ not squared', _est(s2='sigma / 255'), '(sigma / 255)²'),
+            ('the plain output', _est(out='fn(noisy)'), "the plain output's self-loss"),
+            ('PSNR on the 8-bit scale', _est(ret='10 * math.log10(255 ** 2 / mse)'), 'PSNR on the 8-bit scale'),
+            ('20·log10 of the MSE', _est(ret='20 * math.log10(1 / mse)'), '20·log10 is for the root'),
+            ('the MSE instead of the PSNR', _est(ret='mse'), 'not the MSE')],
+        7: [('no objective: the default needs a target', _n2v(obj='', cfg="cfg=FitConfig(steps=steps, batch_size=8, device='cpu')"),
+             'train with the blind-spot objective'),
+            ('FitConfig passed third, where fit takes the objective', _n2v(obj=''), 'the third argument of fit is the objective'),
+            ('not seeded', _n2v(seed='pass'), 'call seed_everything(seed) before UNet'),
+            ('seeded after building the model', _n2v(order='model, seed'), 'call seed_everything(seed) before UNet'),
+            ('steps ignored', _n2v(cfg="FitConfig(steps=STEPS, batch_size=8, device='cpu')"), 'pass steps to FitConfig'),
+            ("BlindSpot's default ratio", _n2v(obj='BlindSpot(seed=seed), '), 'BlindSpot(ratio=1/16, seed=seed)'),
+            ('the median replacement', _n2v(obj="BlindSpot(ratio=1 / 16, replace='median', seed=seed), "),
+             'BlindSpot(ratio=1/16, seed=seed)'),
+            ('objective not seeded', _n2v(obj='BlindSpot(ratio=1 / 16), '), 'the objective should be seeded'),
+            ('dataset not seeded', _n2v(dseed='None'), 'pass seed=seed to NoisyCrops'),
+            ('a residual U-Net', _n2v(unet='UNet(1, features=FEATURES, depth=2, residual=True)'),
+             'UNet(1, features=FEATURES, depth=2)'),
+            ('the first image only', _n2v(imgs='noisy_images[:1]'), 'passed as `noisy_images`'),
+            ('a fixed crop size', _n2v(crop='64'), 'crop=CROP')]},
+    right={1: [('argmax of random scores per block', '''
+                   B, _, H, W = shape
+                   r = torch.rand(B, H // cell, W // cell, cell * cell, generator=generator)
+                   hot = F.one_hot(r.argmax(-1), cell * cell).bool()
+                   return hot.view(B, H // cell, W // cell, cell, cell).permute(0, 1, 3, 2, 4).reshape(B, 1, H, W)'''),
+               ('a loop over the blocks', '''
+                   B, _, H, W = shape
+                   mask = torch.zeros(B, 1, H, W, dtype=torch.bool)
+                   for b in range(B):
+                       for y0 in range(0, H, cell):
+                           for x0 in range(0, W, cell):
+                               k = int(torch.randint(cell * cell, (), generator=generator))
+                               mask[b, 0, y0 + k // cell, x0 + k % cell] = True
+                   return mask''')],
+           2: [('a loop with rejection of the centre', '''
+                   B, C, H, W = x.shape
+                   out = x.clone()
+                   for b, _, i, j in torch.nonzero(mask).tolist():
+                       while True:
+                           dy, dx = torch.randint(-radius, radius + 1, (2,), generator=generator).tolist()
+                           if dy or dx: break
+                       ii = i + dy if 0 <= i + dy < H else i - dy
+                       jj = j + dx if 0 <= j + dx < W else j - dx
+                       out[b, :, i, j] = x[b, :, ii, jj]
+                   return out''')],
+           3: [('the grid mask as a float weight', '''
+                   out, filled = torch.zeros_like(noisy), neighbour_mean(noisy)
+                   for i in range(stride):
+                       for j in range(stride):
+                           w = torch.zeros(noisy.shape[-2:]); w[i::stride, j::stride] = 1.0
+                           out = out + w * fn(w * filled + (1 - w) * noisy)
+                   return out''')],
+           5: [('min over (loss, index) pairs', '''
+                   losses = [float(((j_invariant(make(p), noisy, stride) - noisy) ** 2).mean()) for p in params]
+                   return params[min(range(len(params)), key=losses.__getitem__)], losses''')],
+           6: [('via n2n.metrics.psnr of the J-invariant output against noisy, σ² added back', '''
+                   out = j_invariant(fn, noisy, stride)
+                   mse = 10 ** (-psnr(out, noisy).item() / 10) - (sigma / 255) ** 2
+                   return -10 * math.log10(mse)''')],
+           7: [("objective and settings by keyword; torch.manual_seed", '''
+                   torch.manual_seed(seed)
+                   model = UNet(1, features=FEATURES, depth=2)
+                   history = fit(model, NoisyCrops(noisy_images, crop=CROP, length=10_000, seed=seed),
+                                 objective=BlindSpot(ratio=1 / 16, seed=seed),
+                                 cfg=FitConfig(steps=steps, batch_size=8, device='cpu'), progress=False)
+                   return model, history''')]},
+    cascade=[(4, 'exercise 3 returns the plain denoiser', {3: 'return fn(noisy)'}, 'fix exercise 3 first'),
+             (4, 'exercise 3 not done yet', {3: STUB}, 'fix exercise 3 first'),
+             (5, 'exercise 3 ignores stride', {3: _jinv(s='4')}, 'fix exercise 3 first'),
+             (6, 'exercise 3 pads by replication', {3: _JINV_REPLICATE}, 'fix exercise 3 first'),
+             (6, 'exercise 4 and 5 wrong (estimate_psnr uses neither)', {4: _curves(red='.sum().item()'),
+                                                                        5: _calib(best='int(np.argmin(losses))')}, None),
+             (3, 'exercises 1 and 2 not done yet (the blind spot of a network is not used here)', {1: STUB, 2: STUB}, None),
+             (2, 'exercise 1 draws per pixel (the check of exercise 2 makes its own masks)',
+              {1: 'return torch.rand(shape[0], 1, shape[2], shape[3], generator=generator) < 1 / cell ** 2'}, None),
+             (7, 'exercises 1 to 6 not done yet', {k: STUB for k in range(1, 7)}, None)],
+)
