@@ -50,7 +50,8 @@ def replace_masked(x: torch.Tensor, mask: torch.Tensor, how: str = 'neighbor', g
         bi, ci = torch.arange(B, device=x.device).view(B, 1, 1, 1), torch.arange(C, device=x.device).view(1, C, 1, 1)
         rep = x[bi, ci, yy, xx]
     else:
-        p = F.unfold(F.pad(x, (1, 1, 1, 1), mode='replicate'), 3).view(B, C, 9, H, W)
+        pad = 'reflect' if min(H, W) > 1 else 'replicate'                  # reflect: a border pixel is never its own neighbour
+        p = F.unfold(F.pad(x, (1, 1, 1, 1), mode=pad), 3).view(B, C, 9, H, W)
         ring = torch.cat([p[:, :, :4], p[:, :, 5:]], 2)                    # the 8 neighbours
         rep = ring.median(2).values if how == 'median' else ring.mean(2)
     return torch.where(mask.to(x.device), rep, x)
