@@ -246,15 +246,17 @@ def _activation_numel(model, shape) -> int | None:
     def hook(mod, inp, out):
         for o in (out if isinstance(out, (tuple, list)) else [out]):
             if torch.is_tensor(o) and o.data_ptr() not in counted: counted.add(o.data_ptr()); total[0] += o.numel()
-    leaves = [mod for mod in model.modules() if not any(True for _ in mod.children())]
-    hooks = [mod.register_forward_hook(hook) for mod in leaves]
+    mods = list(model.modules())
+    saved = [(mod._forward_hooks, mod._forward_pre_hooks) for mod in mods]   # the probe is invisible to the model's own hooks
+    for mod in mods: mod._forward_hooks, mod._forward_pre_hooks = type(mod._forward_hooks)(), type(mod._forward_pre_hooks)()
+    hooks = [mod.register_forward_hook(hook) for mod in mods if not any(True for _ in mod.children())]
     was = model.training
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             model.eval(); model(torch.zeros(1, shape[1], side, side, device=dev))
     except Exception: return None
     finally:
-        for h in hooks: h.remove()
+        for mod, (f, pre) in zip(mods, saved): mod._forward_hooks, mod._forward_pre_hooks = f, pre
         model.train(was)
     H, W = (-(-int(s) // m) * m for s in shape[-2:])
     return math.ceil(total[0] * shape[0] * max(H, side) * max(W, side) / side ** 2)
