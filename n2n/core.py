@@ -11,10 +11,10 @@ import torch
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'IMAGE_EXTS', 'get_device', 'bf16_native', 'resolve_precision', 'autocast', 'make_generator',
-           'seed_everything', 'check_number', 'Opt', 'check_options', 'MemoryEstimateError', 'available_memory', 'gib',
-           'check_memory', 'model_memory', 'image_to_tensor', 'tensor_to_image', 'split_alpha', 'quantize',
-           'atomic_write', 'remove_stale_temps', 'remove_stale_temps_in', 'save_figure', 'ImageReadError', 'read_image',
-           'write_image', 'show_images', 'notebook_setup']
+           'seed_everything', 'check_number', 'Opt', 'options', 'check_options', 'MemoryEstimateError',
+           'available_memory', 'gib', 'check_memory', 'meta_params', 'model_memory', 'image_to_tensor',
+           'tensor_to_image', 'split_alpha', 'quantize', 'atomic_write', 'remove_stale_temps', 'remove_stale_temps_in',
+           'save_figure', 'ImageReadError', 'read_image', 'write_image', 'show_images', 'notebook_setup']
 
 # %% ../nbs/00_core.ipynb #adc593b2
 _ACCELERATORS = {'cuda': 'CUDA', 'mps': 'MPS', 'xpu': 'XPU'}
@@ -105,10 +105,11 @@ def check_number(name: str, v, lo=None, hi=None, lo_open: bool = False, hi_open:
     return v
 
 _TYPE_NAMES = {int: 'an integer', float: 'a number', str: 'a text', bool: 'true or false', 'level': "a number or a range 'lo,hi'",
-               'table': "a table or 'name=value ...' text"}
+               'table': "a table or 'name=value ...' text", 'switch': '0 or 1 (or true or false)'}
 
 class Opt:
-    "The rule of one option: its `kind` (int, float, str, bool, 'level': a number or range, 'table': dict or text), an interval or `choices`, whether `None` passes, and an extra `check(value)`."
+    """The rule of one option: its `kind` (int, float, str, bool; 'level': a number or a range; 'table': a dict or text; 'switch':
+    0/1 or a bool, returned as 0/1), an interval or `choices`, whether `None` passes, and an extra `check(value)`."""
     def __init__(self, kind=str, lo=None, hi=None, *, lo_open: bool = False, hi_open: bool = False, choices=None,
                  none: bool = True, check=None):
         self.kind, self.lo, self.hi, self.lo_open, self.hi_open = kind, lo, hi, lo_open, hi_open
@@ -118,7 +119,7 @@ class Opt:
         return ValueError(f"{name} must be {_TYPE_NAMES[self.kind]}, got {v!r} (a {type(v).__name__})")
 
     def __call__(self, name: str, v):
-        "The checked value of option `name` (ints as `int`, ranges as tuples); a one-line `ValueError` naming `name` otherwise."
+        "The checked value of option `name` (ints as `int`, switches as 0/1); a one-line `ValueError` naming `name` otherwise."
         if v is None:
             if self.none: return None
             raise ValueError(f"{name} must be set")
@@ -129,11 +130,13 @@ class Opt:
         elif k is bool:
             if not isinstance(v, (bool, np.bool_)): raise self._type_error(name, v)
             v = bool(v)
+        elif k == 'switch':
+            if isinstance(v, (bool, np.bool_)) or v in (0, 1): v = int(v)
+            else: raise self._type_error(name, v)
         elif k == 'level':
             if isinstance(v, (list, tuple)):
                 if len(v) != 2 or not all(isinstance(u, numbers.Real) and not isinstance(u, bool) for u in v):
                     raise ValueError(f"{name} range must be two numbers [lo, hi], got {v!r}")
-                v = tuple(v)
             elif isinstance(v, bool) or not isinstance(v, (numbers.Real, str)): raise self._type_error(name, v)
         elif k == 'table':
             if not isinstance(v, (dict, str)): raise self._type_error(name, v)
@@ -147,6 +150,11 @@ class Opt:
         kind = self.kind.__name__ if isinstance(self.kind, type) else self.kind
         rule = f"one of {self.choices}" if self.choices else _interval(self.lo, self.hi, self.lo_open, self.hi_open)
         return f"Opt({kind}{', ' + rule if rule else ''}{', or None' if self.none else ''})"
+
+def options(**spec):
+    "Decorator: attach the `Opt` rules of a command's options as `f.options` (`n2n.cli.main` checks the flags with them)."
+    def deco(f): f.options = spec; return f
+    return deco
 
 def check_options(spec: dict, values: dict, where: str = '') -> dict:
     "`values` with every entry named in `spec` checked (and converted) by its `Opt`; errors start with `where` (e.g. the config file)."
@@ -242,10 +250,10 @@ def _activation_numel(model, shape) -> int | None:
     ps = next(iter(model.parameters()), None)
     dev = ps.device if ps is not None else torch.device('cpu')
     if dev.type == 'meta': return None
-    counted, total = set(), [0]
-    def hook(mod, inp, out):
+    counted, kept, total = set(), [], [0]
+    def hook(mod, inp, out):                 # in-place layers return their input: count each storage once (all kept alive)
         for o in (out if isinstance(out, (tuple, list)) else [out]):
-            if torch.is_tensor(o) and o.data_ptr() not in counted: counted.add(o.data_ptr()); total[0] += o.numel()
+            if torch.is_tensor(o) and o.data_ptr() not in counted: counted.add(o.data_ptr()); kept.append(o); total[0] += o.numel()
     mods = list(model.modules())
     saved = [(mod._forward_hooks, mod._forward_pre_hooks) for mod in mods]   # the probe is invisible to the model's own hooks
     for mod in mods: mod._forward_hooks, mod._forward_pre_hooks = type(mod._forward_hooks)(), type(mod._forward_pre_hooks)()
@@ -260,6 +268,10 @@ def _activation_numel(model, shape) -> int | None:
         model.train(was)
     H, W = (-(-int(s) // m) * m for s in shape[-2:])
     return math.ceil(total[0] * shape[0] * max(H, side) * max(W, side) / side ** 2)
+
+def meta_params(build) -> int:
+    "Number of parameters of the model `build()` makes, built on the meta device: nothing is allocated, so a giant one is only counted."
+    with torch.device('meta'): return sum(p.numel() for p in build().parameters())
 
 def model_memory(model, shape, training: bool = True) -> int:
     "Estimated peak bytes to train (`training`) or run `model` on a float32 batch of `shape` (B,C,H,W): weights, gradients, Adam state, activations."
