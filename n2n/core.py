@@ -492,7 +492,9 @@ def write_image(path, img) -> Path:
     with atomic_write(path) as f:
         if ext in ('.tif', '.tiff'):
             import tifffile
-            tifffile.imwrite(f, img)
+            c = img.shape[-1] if img.ndim == 3 else 1            # say what the samples are: one page, samples last, alpha marked
+            kw = dict(photometric='rgb' if c >= 3 else 'minisblack', planarconfig='contig') if img.ndim == 3 else {}
+            tifffile.imwrite(f, img, **kw, **({'extrasamples': ['unassalpha']} if c in (2, 4) else {}))
         else:
             from PIL import Image
             Image.fromarray(img).save(f, format=Image.registered_extensions()[ext])
