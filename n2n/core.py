@@ -230,8 +230,9 @@ def available_memory(device=None) -> int | None:
     return avail
 
 def gib(nbytes: float) -> str:
-    "Bytes as GiB for messages: '0.25 GiB', '12.5 GiB', '1.49e+06 GiB'."
+    "Bytes in GiB for messages: '0.25 GiB', '12.5 GiB', '1.49e+06 GiB' (under 10 MiB in MiB: '0.08 MiB')."
     g = nbytes / 2**30
+    if g < 0.01: return f"{nbytes / 2**20:.2f} MiB"
     return f"{g:.2f} GiB" if g < 1 else f"{g:.1f} GiB" if g < 1e4 else f"{g:.3g} GiB"
 
 def check_memory(nbytes: float, what: str, device=None, hint: str = '') -> None:
