@@ -479,7 +479,9 @@ def _check_train_memory(cfg: dict, ch: int, noise) -> None:
     from n2n.core import meta_params
     from n2n.unet import UNet
     dev, crop = get_device(cfg['device']), cfg['crop']
-    if noise is not None: noise.check_memory((1, ch, crop, crop))
+    try:
+        if noise is not None: noise.check_memory((1, ch, crop, crop))
+    except ValueError as e: raise type(e)(f"--crop {crop}: {e}") from None
     n = meta_params(lambda: UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual'])))
     check_memory(16 * n, f"--features {cfg['features']} (weights, gradients, Adam state)", dev)
 
