@@ -47,22 +47,24 @@ def free_port(host: str = '127.0.0.1') -> int:
         s.bind((host, 0)); return s.getsockname()[1]
 
 def check_port(ip: str = '127.0.0.1', port: int = 8866) -> int:
-    "Bind `ip`:`port` for a moment to prove the server can listen there; returns the port (a free one for 0), else a one-line `OSError`."
+    "Bind `ip`:`port` for a moment to prove a server can listen there: the port (a free one for 0), or `OSError`."
     if not 0 <= int(port) <= 65535: raise ValueError(f"port must be an integer in [0, 65535], got {port}")
     try: family, kind, _, _, addr = socket.getaddrinfo(ip, int(port), type=socket.SOCK_STREAM)[0]
-    except (socket.gaierror, UnicodeError) as e: raise OSError(f"--ip {ip}: not an address to listen on ({e})") from None
+    except (socket.gaierror, UnicodeError) as e:
+        raise OSError(f"--ip {ip}: not an address to listen on ({e})") from None
     with socket.socket(family, kind) as s:
         if os.name == 'posix': s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # as Voilà (tornado) binds
         try: s.bind(addr)
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
-                raise OSError(f"port {port} on {ip} is already in use; choose another with --port (--port 0: any free port)") from None
-            if e.errno == errno.EACCES: raise OSError(f"port {port} on {ip}: permission denied (ports below 1024 need root)") from None
-            raise OSError(f"cannot listen on {ip}:{port}: {e.strerror or e}") from None
+                why = ' is already in use; choose another with --port (--port 0: any free port)'
+            elif e.errno == errno.EACCES: why = ': permission denied (ports below 1024 need root)'
+            else: why = f': cannot listen there ({e.strerror or e})'
+            raise OSError(f"port {port} on {ip}{why}") from None
         return s.getsockname()[1]
 
 _WATCHDOG = """import os, runpy, signal, sys, threading, time
-def watch():                       # stdin is a pipe only the parent holds: EOF means the parent is gone, even after kill -9
+def watch():          # stdin is a pipe only the parent holds: EOF means the parent is gone, even after kill -9
     try:
         while sys.stdin.buffer.read(1 << 16): pass
     except Exception: pass
@@ -74,12 +76,12 @@ runpy.run_module('voila', run_name='__main__', alter_sys=True)
 
 def voila_command(notebook, port: int = 8866, ip: str = '127.0.0.1', open_browser: bool = False) -> list:
     "The Voilà command line that serves `notebook` on exactly `port` (no retries on other ports), under the watchdog."
-    cmd = [sys.executable, '-c', _WATCHDOG, str(notebook), f'--port={int(port)}', f'--Voila.ip={ip}', '--Voila.port_retries=0',
-           '--theme=light', '--show_tracebacks=True']
+    cmd = [sys.executable, '-c', _WATCHDOG, str(notebook), f'--port={int(port)}', f'--Voila.ip={ip}',
+           '--Voila.port_retries=0', '--theme=light', '--show_tracebacks=True']
     return cmd if open_browser else cmd + ['--no-browser']
 
 def _start(cmd, **kw) -> subprocess.Popen:
-    "Start `voila_command`'s command with the watchdog's pipe as its standard input (kept open by this process, never written)."
+    "Start `voila_command`'s command with the watchdog's pipe as its stdin (kept open by this process, never written)."
     return subprocess.Popen(cmd, stdin=subprocess.PIPE, **kw)
 
 def _port_open(host, port) -> bool:
@@ -104,15 +106,17 @@ def _wait_ready(proc, ip: str, port: int, log, timeout: float) -> str:
     t0 = time.time()
     while not _port_open(ip, port):
         if proc.poll() is not None:
-            raise OSError(f"the Voilà server exited with code {proc.returncode} before serving: {_last_line(log) or 'no output'}")
-        if time.time() - t0 > timeout: raise OSError(f"the Voilà server did not answer on {ip}:{port} within {timeout:.0f} s")
+            raise OSError(f"the Voilà server exited with code {proc.returncode} before serving: "
+                          f"{_last_line(log) or 'no output'}")
+        if time.time() - t0 > timeout:
+            raise OSError(f"the Voilà server did not answer on {ip}:{port} within {timeout:.0f} s")
         time.sleep(0.2)
     return _served_url(log, ip, port)
 
 def _stop(proc, grace: float = 10.0, group: bool = True):
     "Stop `proc` (and its process group when `group`): SIGTERM, then SIGKILL after `grace` seconds."
     if proc.poll() is not None: return
-    kill = (lambda sig: os.killpg(proc.pid, sig)) if group and os.name == 'posix' else (lambda sig: proc.send_signal(sig))
+    kill = (lambda s: os.killpg(proc.pid, s)) if group and os.name == 'posix' else (lambda s: proc.send_signal(s))
     try: kill(signal.SIGTERM); proc.wait(grace)
     except (subprocess.TimeoutExpired, ProcessLookupError, PermissionError):
         try: kill(signal.SIGKILL if os.name == 'posix' else signal.SIGTERM)
@@ -127,7 +131,8 @@ def serve_app(port: int | None = None, ip: str = '127.0.0.1', timeout: float = 1
         nb = write_app(d, **app_kw)
         log = Path(log or Path(d) / 'voila.log')
         with open(log, 'w') as logf:
-            proc = _start(voila_command(nb, port, ip), cwd=d, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = _start(voila_command(nb, port, ip), cwd=d, stdout=logf, stderr=subprocess.STDOUT,
+                          start_new_session=True)
             try: yield _wait_ready(proc, ip, port, log, timeout)
             finally: _stop(proc)
 
@@ -138,7 +143,7 @@ def _model_file(path):
 @call_parse
 @options(port=Opt(int, 0, 65535, none=False), image=Opt(choices=EMBEDDED_COLOR + EMBEDDED_GRAY, none=False),
          size=Opt(int, 32, 1024, none=False), model=Opt(check=_model_file), ip=Opt(none=False))
-def app_cmd(port: int = 8866,                 # TCP port to serve on (0: any free port; the URL printed is the one served)
+def app_cmd(port: int = 8866,                 # TCP port to serve on (0: any free port; the URL printed is served)
             image: str = 'astronaut',         # embedded image the noise, loss and compare tabs start with
             size: int = 256,                  # crop size in pixels (updates are timed at 256)
             model: str = None,                # optional model.pt (n2n train / n2n demo) whose output joins the compare tab
@@ -154,7 +159,8 @@ def app_cmd(port: int = 8866,                 # TCP port to serve on (0: any fre
         def _terminate(signum, frame): raise KeyboardInterrupt                    # SIGTERM: stop the server too, then exit 130
         old = signal.signal(signal.SIGTERM, _terminate)
         with open(log, 'w') as logf:
-            proc = _start(voila_command(nb, port, ip, open_browser), cwd=d, stdout=logf, stderr=subprocess.STDOUT)  # Ctrl-C reaches both
+            proc = _start(voila_command(nb, port, ip, open_browser), cwd=d, stdout=logf,     # one process group:
+                          stderr=subprocess.STDOUT)                                             # Ctrl-C reaches both
             try:
                 url = _wait_ready(proc, ip, port, log, timeout=180)
                 print(f"n2n app: serving on {url}  (Ctrl-C stops it)", flush=True)

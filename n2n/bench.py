@@ -11,8 +11,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 from fastcore.script import call_parse
-from .core import (get_device, image_to_tensor, read_image, seed_everything, resolve_precision, atomic_write, save_figure, PRECISIONS,
-                      Opt, options, check_options, check_memory, meta_params)
+from .core import (get_device, image_to_tensor, read_image, seed_everything, resolve_precision, atomic_write,
+                      save_figure, PRECISIONS, Opt, options, check_options, check_memory, meta_params)
 from .data import embedded_images, dataset_dir, registry, noisy_copies, training_images
 from .metrics import evaluate
 from .unet import UNet
@@ -89,11 +89,12 @@ class SkipMethod(Exception):
     "A method that cannot run on this (data set, noise); the message says why."
 
 _POS, _NONNEG = (lambda kind=int: Opt(kind, 0, lo_open=True, none=False)), (lambda: Opt(int, 0, none=False))
-BENCH_OPTIONS = dict(n_images=_NONNEG(), crop=_NONNEG(), seed=SEED, train_steps=_POS(), train_seconds=Opt(float, 0, lo_open=True),
-                     batch_size=_POS(), train_crop=_POS(), lr=_POS(float), features=_POS(), depth=Opt(int, 1, 8, none=False),
-                     residual=Opt(bool, none=False), train_images=_NONNEG(), vae_seconds=_POS(float), vae_full=Opt(bool, none=False),
-                     device=Opt(check=get_device), precision=Opt(choices=PRECISIONS, none=False), compile=Opt(bool, none=False),
-                     tile=Opt(int, 0))
+BENCH_OPTIONS = dict(n_images=_NONNEG(), crop=_NONNEG(), seed=SEED, train_steps=_POS(),
+                     train_seconds=Opt(float, 0, lo_open=True), batch_size=_POS(), train_crop=_POS(), lr=_POS(float),
+                     features=_POS(), depth=Opt(int, 1, 8, none=False), residual=Opt(bool, none=False),
+                     train_images=_NONNEG(), vae_seconds=_POS(float), vae_full=Opt(bool, none=False),
+                     device=Opt(check=get_device), precision=Opt(choices=PRECISIONS, none=False),
+                     compile=Opt(bool, none=False), tile=Opt(int, 0))
 
 @dataclass
 class BenchConfig:
@@ -128,7 +129,8 @@ class BenchConfig:
             if not v: raise ValueError(f"{k} must name at least one entry")
             setattr(self, k, v)
         for n in self.noises: parse_noise(n)
-        for k, v in check_options(BENCH_OPTIONS, {k: getattr(self, k) for k in BENCH_OPTIONS}).items(): setattr(self, k, v)
+        for k, v in check_options(BENCH_OPTIONS, {k: getattr(self, k) for k in BENCH_OPTIONS}).items():
+            setattr(self, k, v)
 
 KEYED = ('n_images', 'crop', 'seed', 'train_steps', 'train_seconds', 'batch_size', 'train_crop', 'lr', 'features', 'depth', 'residual',
          'train_images', 'vae_seconds', 'vae_full')
@@ -237,7 +239,7 @@ def run_bench(cfg: BenchConfig | None = None, out='n2n_bench', progress: bool = 
     known = {k.lower() for k in registry()} | set(EMBEDDED_TEST)
     bad = [d for d in cfg.datasets if d.lower() not in known]
     if bad: raise ValueError(f"unknown test set(s) {', '.join(bad)}; choose from {', '.join(list(registry()) + list(EMBEDDED_TEST))}")
-    if any(m in LEARNED for m in cfg.methods):                        # the U-Nets' weights: counted on the meta device, not allocated
+    if any(m in LEARNED for m in cfg.methods):             # the U-Nets' weights, counted on the meta device
         n = meta_params(lambda: UNet(3, features=cfg.features, depth=cfg.depth, residual=cfg.residual))
         check_memory(16 * n, f"features={cfg.features} (weights, gradients, Adam state)", cfg.device)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -426,7 +428,8 @@ def throughput_table(precisions=('fp32', 'bf16'), layouts=(False, True), threads
 
 # %% ../nbs/21_bench.ipynb #7ad629c7
 @call_parse
-@options(**BENCH_OPTIONS, threads=Opt(int, 0, none=False), datasets=Opt(none=False), noises=Opt(none=False), methods=Opt(none=False))
+@options(**BENCH_OPTIONS, threads=Opt(int, 0, none=False), datasets=Opt(none=False), noises=Opt(none=False),
+         methods=Opt(none=False))
 def bench(datasets: str = 'Kodak24,CBSD68,BSD68,Set12',  # test sets, comma-separated (registry names, 'embedded', 'embedded-gray')
           noises: str = 'gaussian:25',                   # noise settings, comma-separated: recipe[:level]
           methods: str = ','.join(METHODS),              # methods, comma-separated
@@ -470,7 +473,7 @@ def bench(datasets: str = 'Kodak24,CBSD68,BSD68,Set12',  # test sets, comma-sepa
                       residual=not paper_unet, train_images=train_images, vae_seconds=vae_seconds, vae_full=vae_full, device=device,
                       precision=precision, compile=compile, tile=tile, root=data)
     t = time.time()
-    with output_folder(out, keep=lambda: (Path(out) / 'results.csv').exists()):       # computed rows are kept: a rerun resumes
+    with output_folder(out, keep=lambda: (Path(out) / 'results.csv').exists()):     # rows done are kept: reruns resume
         res = run_bench(cfg, out, progress=not quiet, log=(lambda s: None) if quiet else print)
     print(res['markdown'])
     print(f"{len(res['computed'])} computed, {len(res['skipped'])} already done, {time.time() - t:.0f} s; "

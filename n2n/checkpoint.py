@@ -145,7 +145,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     try:
         with zipfile.ZipFile(path) as z: size = sum(i.file_size for i in z.infolist())
     except Exception as e: raise CheckpointError(f"{path}: corrupt checkpoint ({_one_line(e)})") from None
-    check_memory(size, f"{path} (its content, unpacked)")           # a small file may claim huge tensors: refuse, not allocate
+    check_memory(size, f"{path} (its content, unpacked)")       # a small file may claim huge tensors: refuse them
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         m = re.search(r'GLOBAL ([\w.]+)', str(e))
@@ -200,24 +200,26 @@ def _check_state_dict(sd, path) -> None:
     "Every entry of `sd` is a tensor, and every float tensor is finite; `CheckpointError` naming the first that is not."
     for k, v in sd.items():
         if not torch.is_tensor(v):
-            raise CheckpointError(f"{path}: state_dict entry {k!r} is a {type(v).__name__}, not a tensor; the file is damaged "
-                                  "or was not written by n2n")
+            raise CheckpointError(f"{path}: state_dict entry {k!r} is a {type(v).__name__}, not a tensor; "
+                                  "the file is damaged or was not written by n2n")
     bad = [k for k, v in sd.items() if (v.is_floating_point() or v.is_complex()) and not bool(torch.isfinite(v).all())]
-    if bad: raise CheckpointError(f"{path}: weights hold NaN or Inf values ({len(bad)} tensor{'s' * (len(bad) > 1)}, e.g. {bad[0]}): "
-                                  "the training diverged or the file is damaged; use an earlier checkpoint")
+    if bad:
+        raise CheckpointError(f"{path}: weights hold NaN or Inf values ({len(bad)} tensor{'s' * (len(bad) > 1)}, "
+                              f"e.g. {bad[0]}): the training diverged or the file is damaged; use an earlier one")
 
 def _fit_problems(own: dict, sd: dict) -> list[str]:
-    "How the state dict `sd` fails to fit the shapes `own` (name → shape) of a model: missing, unexpected, wrong shapes."
+    "How state dict `sd` fails to fit the shapes `own` (name → shape) of a model: missing, unexpected, wrong shapes."
     missing, unexpected = sorted(own.keys() - sd.keys()), sorted(sd.keys() - own.keys())
-    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k])}" for k in own.keys() & sd.keys() if tuple(sd[k].shape) != tuple(own[k])]
+    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k])}" for k in own.keys() & sd.keys()
+              if tuple(sd[k].shape) != tuple(own[k])]
     return ([f"missing {len(missing)} (e.g. {missing[0]})"] if missing else []) + \
            ([f"unexpected {len(unexpected)} (e.g. {unexpected[0]})"] if unexpected else []) + \
            ([f"{len(shapes)} wrong shapes (e.g. {shapes[0]})"] if shapes else [])
 
 def build_model(ckpt: dict, arch: str | None = None, path='checkpoint') -> nn.Module:
     """The model described by `ckpt` with its weights loaded (`arch`: refuse a checkpoint of another architecture).
-    The model is first built on the meta device (no memory): weights that do not fit it, or a configuration too large for this
-    machine, are refused before anything is allocated; weights that are not tensors or not finite are refused too."""
+    It is first built on the meta device (no memory): weights that do not fit it, or a configuration too large for this
+    machine, are refused before anything is allocated; so are weights that are not tensors or not finite."""
     if arch is not None and ckpt['arch'] != arch: raise CheckpointError(f"{path}: holds a {ckpt['arch']} model, not a {arch}")
     name, cfg, sd = ckpt['arch'], ckpt['config'], ckpt['state_dict']
     _check_state_dict(sd, path)
@@ -230,11 +232,13 @@ def build_model(ckpt: dict, arch: str | None = None, path='checkpoint') -> nn.Mo
             raise CheckpointError(f"{path}: cannot rebuild {_fmt_config(name, cfg)} ({_one_line(e)})") from None
     meta = rebuild('meta')
     shapes = {k: v.shape for k, v in meta.state_dict().items()}
-    if probs := _fit_problems(shapes, sd): raise CheckpointError(f"{path}: weights do not fit {_fmt_config(name, cfg)}: {'; '.join(probs)}")
+    if probs := _fit_problems(shapes, sd):
+        raise CheckpointError(f"{path}: weights do not fit {_fmt_config(name, cfg)}: {'; '.join(probs)}")
     check_memory(8 * sum(p.numel() for p in meta.parameters()), f"{path}: {_fmt_config(name, cfg)}")
     model = rebuild()
     try: model.load_state_dict(sd)
-    except (RuntimeError, TypeError) as e: raise CheckpointError(f"{path}: cannot load its weights ({_one_line(e)})") from None
+    except (RuntimeError, TypeError) as e:
+        raise CheckpointError(f"{path}: cannot load its weights ({_one_line(e)})") from None
     return model
 
 def load_model(path, device=None, arch: str | None = None) -> nn.Module:

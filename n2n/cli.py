@@ -7,14 +7,14 @@ from __future__ import annotations
 import os, signal, sys
 
 def _early_interrupt(signum, frame):
-    "Ctrl-C while Python and PyTorch load, before `main` runs: one line and exit code 130 instead of an import traceback."
+    "Ctrl-C while Python and PyTorch load, before `main` runs: one line and exit code 130, not an import traceback."
     try: sys.stderr.write("n2n: interrupted\n"); sys.stderr.flush()
     finally: os._exit(130)
 
 if ((__name__ == '__main__' and not {'ipykernel', 'execnb'} & set(sys.modules))
         or os.path.basename(sys.argv[0] if sys.argv else '') in ('n2n', 'n2n.exe', 'n2n-script.py')) \
         and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, _early_interrupt)           # the console script: installed before the heavy imports below
+    signal.signal(signal.SIGINT, _early_interrupt)        # the console script: installed before the heavy imports below
 
 import contextlib, json, logging, shutil, tempfile, time, warnings, zlib
 from pathlib import Path
@@ -79,7 +79,7 @@ def _is_oom(e: BaseException) -> bool:
 
 @contextlib.contextmanager
 def _collect_warnings():
-    "Collect the block's Python warnings and log records (WARNING and above) instead of printing them; yields their one-line texts."
+    "Collect the block's Python warnings and log records (WARNING and above), not printed; yields their one-line texts."
     texts = []
     class Collect(logging.Handler):
         def emit(self, record): texts.append(_one_line(record.getMessage()))
@@ -112,28 +112,31 @@ def _run(name: str, rest: list, cmds: dict) -> int:
         if debug: raise
         note = f"; {e.n2n_note}" if getattr(e, 'n2n_note', None) else ''
         if _is_oom(e):
-            print(f"n2n {name}: error: out of memory ({_one_line(e)}); use smaller sizes (batch, crop, tile, width){note}", file=sys.stderr)
+            print(f"n2n {name}: error: out of memory ({_one_line(e)}); use smaller sizes (batch, crop, tile, width)"
+                  f"{note}", file=sys.stderr)
             return 2
         if isinstance(e, USER_ERRORS): print(f"n2n {name}: error: {_one_line(e)}{note}", file=sys.stderr); return 2
-        print(f"n2n {name}: error: unexpected {type(e).__name__}: {_one_line(e)}{note} (a bug in n2n: --debug shows the traceback)",
-              file=sys.stderr)
+        print(f"n2n {name}: error: unexpected {type(e).__name__}: {_one_line(e)}{note} "
+              "(a bug in n2n: --debug shows the traceback)", file=sys.stderr)
         return 1
     for w in dict.fromkeys(warned): print(f"n2n {name}: warning: {w}", file=sys.stderr)
     return 0
 
 def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `n2n` console script: `n2n COMMAND [options]`; returns the exit code (0, 2 user error, 130 Ctrl-C, 1 bug)."
+    "The `n2n` console script, `n2n COMMAND [options]`: returns the exit code (0; 2 user error, 130 Ctrl-C, 1 bug)."
     if signal.getsignal(signal.SIGINT) is _early_interrupt: signal.signal(signal.SIGINT, signal.default_int_handler)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         cmds = _commands()
         usage = "usage: n2n {" + ",".join(cmds) + "} [options]   (n2n COMMAND --help for a command's options)"
         if not argv or argv[0] in ('-h', '--help'):
-            print(usage); print("\ncommands:"); [print(f"  {k:10s} {(f.__doc__ or '').splitlines()[0]}") for k, f in cmds.items()]
+            print(usage); print("\ncommands:")
+            for k, f in cmds.items(): print(f"  {k:10s} {(f.__doc__ or '').splitlines()[0]}")
             if not argv: print("n2n: error: no command given (n2n --help lists them)", file=sys.stderr)
             return 0 if argv else 2
         if argv[0] not in cmds:
-            print(f"n2n: error: unknown command {argv[0]!r}; the commands are {', '.join(cmds)}", file=sys.stderr); return 2
+            print(f"n2n: error: unknown command {argv[0]!r}; the commands are {', '.join(cmds)}", file=sys.stderr)
+            return 2
         return _run(argv[0], argv[1:], cmds)
     except KeyboardInterrupt:
         print("n2n: interrupted", file=sys.stderr); return 130
@@ -208,7 +211,7 @@ def make_out_dir(out) -> Path:
     while not p.exists() and p != p.parent: missing.append(p); p = p.parent
     try:
         out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f'.n2n-write-test.{os.getpid()}.', suffix='.tmp', dir=out)  # atomic_write's naming
+        fd, probe = tempfile.mkstemp(prefix=f'.n2n-write-test.{os.getpid()}.', suffix='.tmp', dir=out)  # atomic_write's
         os.close(fd); os.remove(probe)
     except OSError as e:
         for d in missing:                                   # deepest first
@@ -224,8 +227,8 @@ class OutFolder:
 
 @contextlib.contextmanager
 def output_folder(out, keep=None):
-    """Create folder `out` for the block (`make_out_dir`) and delete the temporary files that killed writes of ours left in it;
-    if the block fails (an error, Ctrl-C) and it created `out`, remove it again, unless `keep()` says it holds what is worth keeping."""
+    """Create folder `out` for the block (`make_out_dir`) and delete the temporary files that killed writes of ours left
+    there; if the block fails (an error, Ctrl-C) and created `out`, remove it again, unless `keep()` says to keep it."""
     out = Path(out).expanduser()
     top, p = None, out
     while not p.exists() and p != p.parent: top, p = p, p.parent
@@ -300,8 +303,8 @@ def _to_array(t, like: np.ndarray, alpha) -> np.ndarray:
     return a
 
 def _check_all(items, clean: bool = True, keep_bytes: int = 256 * 2**20) -> tuple:
-    """Read every input with `read_checked` before anything is written: ({index: array} while they fit in `keep_bytes`, else
-    re-read later; [(C, H, W) of each image's colour part])."""
+    """Read every input with `read_checked` before anything is written: ({index: array} while they fit in
+    `keep_bytes`, else re-read later; [(C, H, W) of each image's colour part])."""
     kept, shapes, total = {}, [], 0
     for i, (path, _, _) in enumerate(items):
         a = read_checked(path, clean)
@@ -321,8 +324,8 @@ def _groups(items):
     for i, it in enumerate(items): g.setdefault(it[2], []).append((i, it))
     return g
 
-NOISE_OPTIONS = dict(model=Opt(none=False, check=lambda v: _noise_class(v)), sigma=Opt('level'), p=Opt(float), lam=Opt('level'),
-                     params=Opt('table'), seed=Opt(int, 0, 2**63 - 1, none=False))
+NOISE_OPTIONS = dict(model=Opt(none=False, check=lambda v: _noise_class(v)), sigma=Opt('level'), p=Opt(float),
+                     lam=Opt('level'), params=Opt('table'), seed=Opt(int, 0, 2**63 - 1, none=False))
 
 @command('noise')
 @call_parse
@@ -359,9 +362,10 @@ def noise_cmd(in_dir: Param("folder of clean images (or one image file)", str, o
                 g = make_generator(_image_seed(seed, rel))
                 x = image_to_tensor(colour)
                 for k in kinds: write_image(plans[k][i], _to_array(noise.sample(x, generator=g), colour, alpha))
-                if clean: write_image(plans['clean'][i], a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32))
-        info = dict(model=noise.name, params={k: getattr(noise, k) for k in noise._params}, noise=repr(noise), seed=seed, pairs=pairs,
-                    files=[str(r) for _, r, _ in items], source=str(src.resolve()))
+                keep = a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32)
+                if clean: write_image(plans['clean'][i], keep)
+        info = dict(model=noise.name, params={k: getattr(noise, k) for k in noise._params}, noise=repr(noise),
+                    seed=seed, pairs=pairs, files=[str(r) for _, r, _ in items], source=str(src.resolve()))
         write_text(out / 'noise.json', json.dumps(info, indent=1))
     sub = kinds + (['clean'] if clean else [])
     print(f"n2n noise: {len(items)} image{'s' * (len(items) != 1)} with {noise!r}, seed {seed} → "
@@ -387,13 +391,14 @@ def _recipe(name):
     return get_recipe(name)
 
 def _train_options() -> dict:
-    "The rule of every `n2n train` setting, for flags and config files alike; the training engine's own (`FIT_OPTIONS`) reused."
+    "The rule of every `n2n train` setting, for flags and config files alike; the engine's own (`FIT_OPTIONS`) reused."
     from n2n.engine import FIT_OPTIONS
     pos = lambda: Opt(int, 0, lo_open=True)
     return dict(data=Opt(), dataset=Opt(), pairs=Opt(bool), mode=Opt(choices=('n2n', 'n2c')), recipe=Opt(check=_recipe),
-                noise=Opt(check=_noise_class), sigma=Opt('level'), p=Opt('level'), lam=Opt('level'), params=Opt('table'),
-                arch=Opt(choices=('unet', 'vae')), features=pos(), depth=Opt(int, 1, 8), residual=Opt('switch'),
-                channels=Opt(int, choices=(1, 3)), crop=pos(), loss=Opt(choices=LOSS_NAMES), checkpoint_every=pos(), vae=Opt('table'),
+                noise=Opt(check=_noise_class), sigma=Opt('level'), p=Opt('level'), lam=Opt('level'),
+                params=Opt('table'), arch=Opt(choices=('unet', 'vae')), features=pos(), depth=Opt(int, 1, 8),
+                residual=Opt('switch'), channels=Opt(int, choices=(1, 3)), crop=pos(), loss=Opt(choices=LOSS_NAMES),
+                checkpoint_every=pos(), vae=Opt('table'),
                 device=Opt(check=get_device), **{k: FIT_OPTIONS[f] for k, f in _FIT_KEYS.items() if f in FIT_OPTIONS})
 
 TRAIN_OPTIONS = _train_options()
@@ -418,10 +423,10 @@ def read_config(path) -> dict:
     except Exception as e: raise ValueError(f"config file {path}: cannot parse it ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     if d is None: d = {}
     if not isinstance(d, dict): raise ValueError(f"config file {path}: expected a table of settings, got a {type(d).__name__}")
-    d = {str(k).replace('-', '_'): v for k, v in d.items() if v is not None}          # null: not set (the default applies)
+    d = {str(k).replace('-', '_'): v for k, v in d.items() if v is not None}     # null: not set (the default applies)
     unknown = sorted(set(d) - set(TRAIN_DEFAULTS))
     if unknown: raise ValueError(f"config file {path}: unknown setting {', '.join(unknown)}; known: {', '.join(TRAIN_DEFAULTS)}")
-    d = check_options(TRAIN_OPTIONS, d, f"config file {path}")         # the flags' rules: names the key, the type and the file
+    d = check_options(TRAIN_OPTIONS, d, f"config file {path}")    # the flags' rules: names the key, type and file
     if isinstance(d.get('data'), str) and not Path(d['data']).expanduser().is_absolute():
         d['data'] = str((path.parent / d['data']).resolve())        # relative to the config file
     return d
@@ -475,7 +480,8 @@ def train_noise(cfg: dict, default_sigma='0,50'):
     return make_noise(name, sigma, cfg['p'], cfg['lam'], cfg['params'])
 
 def _check_train_memory(cfg: dict, ch: int, noise) -> None:
-    "Refuse settings whose training would not fit in the device's memory, naming the flags: the noise at crop size, the U-Net's weights (counted on the meta device, nothing allocated)."
+    """Refuse settings whose training cannot fit in the device's memory, naming the flags: the noise at crop size, the
+    U-Net's weights (counted on the meta device, nothing allocated)."""
     from n2n.core import meta_params
     from n2n.unet import UNet
     dev, crop = get_device(cfg['device']), cfg['crop']
@@ -486,7 +492,7 @@ def _check_train_memory(cfg: dict, ch: int, noise) -> None:
     check_memory(16 * n, f"--features {cfg['features']} (weights, gradients, Adam state)", dev)
 
 def build_run(cfg: dict) -> dict:
-    "{model, data, objective, callbacks, fit_cfg, noise} for resolved settings `cfg` (see `resolve_train_config`); memory checked first."
+    "{model, data, objective, callbacks, fit_cfg, noise} for resolved settings `cfg`, memory checked first."
     from n2n.core import seed_everything, model_memory
     from n2n.data import NoisyPairs, PairedCrops, _n_channels
     from n2n.unet import UNet
@@ -549,13 +555,15 @@ def _progress(out: Path):
 def _kept(out: Path, folder) -> str:
     "What a stopped run leaves: the checkpoint to resume from, or nothing (and the new folder removed)."
     if (pr := _progress(out)) is not None:
-        return f"the checkpoint {pr[0].relative_to(out)} of step {pr[1]} is kept: continue with n2n train --resume --out {out}"
-    return 'nothing was saved' + (f' and the new folder {out} was removed' if folder is not None and folder.created else '')
+        return (f"the checkpoint {pr[0].relative_to(out)} of step {pr[1]} is kept: "
+                f"continue with n2n train --resume --out {out}")
+    removed = folder is not None and folder.created
+    return 'nothing was saved' + (f' and the new folder {out} was removed' if removed else '')
 
 @contextlib.contextmanager
 def _run_folder(out: Path):
-    """The training run's output folder for the block (`output_folder`). On Ctrl-C or an error, the message says what is kept;
-    a folder this run created is removed again unless it holds a checkpoint to resume from."""
+    """The training run's output folder for the block (`output_folder`). On Ctrl-C or an error, the message says what is
+    kept; a folder this run created is removed again unless it holds a checkpoint to resume from."""
     holder = [None]
     try:
         with output_folder(out, keep=lambda: _progress(out) is not None) as folder:
@@ -626,12 +634,15 @@ def train_cmd(data: Param("image folder (clean images; noise is drawn on the fly
     run = build_run(cfg)
     model, data = run['model'], run['data']
     with _run_folder(out) as folder:
-        what = 'real pairs' if cfg['pairs'] else f"{run['noise']!r}, {'noisy' if cfg['mode'] == 'n2n' else 'clean'} targets"
-        print(f"n2n train: {'resuming' if resume else 'training'} UNet({model.config['features']}, depth {model.config['depth']}) on "
-              f"{len(data.images)} images ({what}, {run['objective']}) for {run['fit_cfg'].steps} steps → {out}", flush=True)
+        targets = 'noisy' if cfg['mode'] == 'n2n' else 'clean'
+        what = 'real pairs' if cfg['pairs'] else f"{run['noise']!r}, {targets} targets"
+        print(f"n2n train: {'resuming' if resume else 'training'} UNet({model.config['features']}, depth "
+              f"{model.config['depth']}) on {len(data.images)} images ({what}, {run['objective']}) for "
+              f"{run['fit_cfg'].steps} steps → {out}", flush=True)
         t, stop = time.time(), GracefulInterrupt()
-        lrn = learner(model, data, run['objective'], run['fit_cfg'], run['callbacks'] + [stop], progress=not _no_bars(quiet),
-                      checkpoint=out / 'checkpoint.pt', checkpoint_every=cfg['checkpoint_every'], resume=resume, meta={'run_config': cfg})
+        lrn = learner(model, data, run['objective'], run['fit_cfg'], run['callbacks'] + [stop],
+                      progress=not _no_bars(quiet), checkpoint=out / 'checkpoint.pt',
+                      checkpoint_every=cfg['checkpoint_every'], resume=resume, meta={'run_config': cfg})
         hist = lrn.fit()
         if stop.interrupted: _interrupted(out, lrn.step, folder)
         _finish(out, model, cfg, hist, run['noise'], load_checkpoint(out / 'checkpoint.pt')['train'],
@@ -665,21 +676,23 @@ def _train_vae(cfg: dict, flags: dict, out: Path, resume: bool, quiet: bool):
                  f"--crop {acfg.crop} with --batch_size {acfg.batch_size} and the article's model {acfg.model or ''}",
                  get_device(cfg['device']), hint='lower one of them')
     with _run_folder(out) as folder:
-        print(f"n2n train: {'resuming' if resume else ''} three-stage training of the article's model on {len(images)} images ({noise!r}) → {out}",
-              flush=True)
+        print(f"n2n train: {'resuming' if resume else ''} three-stage training of the article's model on {len(images)} "
+              f"images ({noise!r}) → {out}", flush=True)
         t, stop = time.time(), GracefulInterrupt()
-        res = art.fit_article(model, images, acfg, run_dir=out / 'stages', progress=not _no_bars(quiet), resume=resume, callbacks=[stop],
-                              checkpoint_every=cfg['checkpoint_every'], meta={'run_config': cfg})
+        res = art.fit_article(model, images, acfg, run_dir=out / 'stages', progress=not _no_bars(quiet), resume=resume,
+                              callbacks=[stop], checkpoint_every=cfg['checkpoint_every'], meta={'run_config': cfg})
         hist, off = dict(step=[], loss=[], stage=[], seconds=[]), 0
         for st, h in sorted(res['history'].items()):
-            hist['step'] += [off + x for x in h['step']]; hist['loss'] += list(h['loss']); hist['stage'] += [st] * len(h['step'])
+            hist['step'] += [off + x for x in h['step']]; hist['loss'] += list(h['loss'])
+            hist['stage'] += [st] * len(h['step'])
             hist['seconds'] += list(h['seconds']); off += h['step'][-1] if h['step'] else 0
         if stop.interrupted or res['stopped']: _interrupted(out, off, folder)
         _finish(out, model, cfg, hist, noise, asdict(acfg), 'three-stage training (stages 1-3)', t, off)
     return hist
 
 # %% ../nbs/25_cli.ipynb #07497880
-DENOISE_OPTIONS = dict(tile=Opt(int, 0), overlap=Opt(int, 0), device=Opt(check=get_device), precision=Opt(choices=PRECISIONS, none=False))
+DENOISE_OPTIONS = dict(tile=Opt(int, 0), overlap=Opt(int, 0), device=Opt(check=get_device),
+                       precision=Opt(choices=PRECISIONS, none=False))
 
 @command('denoise')
 @call_parse
@@ -704,7 +717,7 @@ def denoise_cmd(model: Param("model file: model.pt (or checkpoint.pt) from n2n t
     ck = load_checkpoint(model)
     net = build_model(ck, path=model).to(dev).eval()
     cin = net.config.get('in_channels', 3) if isinstance(getattr(net, 'config', None), dict) else 3
-    for (path, _, _), (c, h, w) in zip(items, shapes):   # every image checked against the model before anything is written
+    for (path, _, _), (c, h, w) in zip(items, shapes):   # every image checked against the model before writing any
         if c != cin and 1 not in (c, cin):
             raise ValueError(f"{path}: has {c} colour channel{'s' * (c > 1)} but the model {model} takes {cin}")
         check_denoise_memory(net, (1, cin, h, w), tile, overlap, device=dev, what=f"{path}: denoising")

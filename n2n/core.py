@@ -23,21 +23,25 @@ def _backend(kind: str):
     return getattr(torch.backends, 'mps', None) if kind == 'mps' else getattr(torch, kind, None)
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
-    "The device to use: `device` if given (`'auto'`/`None` → CUDA when available, else CPU); `ValueError` for one this machine lacks."
+    "The device to use: `device` if given (`'auto'`/`None`: CUDA when available, else CPU); `ValueError` if absent."
     if device is None or (isinstance(device, str) and device.strip().lower() == 'auto'):
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     try: dev = torch.device(device.strip().lower() if isinstance(device, str) else device)
     except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device {device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") from None
+        raise ValueError(f"device {device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") \
+            from None
     if dev.type == 'cpu': return dev
     if dev.type not in _ACCELERATORS:
-        raise ValueError(f"device {str(dev)!r}: n2n computes on 'cpu', 'cuda', 'mps' or 'xpu' devices; use one of them or 'auto'")
+        raise ValueError(f"device {str(dev)!r}: n2n computes on 'cpu', 'cuda', 'mps' or 'xpu' devices; "
+                         "use one of them or 'auto'")
     b, label = _backend(dev.type), _ACCELERATORS[dev.type]
     if b is None or not b.is_available():
-        raise ValueError(f"device {str(dev)!r} requested but {label} is not available on this machine; use 'cpu' or 'auto'")
+        raise ValueError(f"device {str(dev)!r} requested but {label} is not available on this machine; "
+                         "use 'cpu' or 'auto'")
     n = b.device_count() if hasattr(b, 'device_count') else 1
     if dev.index is not None and dev.index >= n:
-        raise ValueError(f"device {str(dev)!r} requested but this machine has {n} {label} device{'s' * (n != 1)} (index 0 to {n - 1})")
+        raise ValueError(f"device {str(dev)!r} requested but this machine has {n} {label} device{'s' * (n != 1)} "
+                         f"(index 0 to {n - 1})")
     return dev
 
 # %% ../nbs/00_core.ipynb #2f5ef7c0
@@ -86,8 +90,8 @@ def _interval(lo, hi, lo_open: bool, hi_open: bool) -> str:
 
 def check_number(name: str, v, lo=None, hi=None, lo_open: bool = False, hi_open: bool = False, integer: bool = False,
                  none: bool = False):
-    """`v` if it is a finite number (an integer when `integer`, returned as `int`) in the interval, else a `ValueError` naming
-    `name`; `None` passes when `none`. A non-zero float must lie within float32's range (1.2e-38 to 3.4e38 in magnitude)."""
+    """`v` if it is a finite number (an integer when `integer`, returned as `int`) in the interval, else a `ValueError`
+    naming `name`; `None` passes when `none`. A non-zero float must lie in float32's range (1.2e-38 to 3.4e38)."""
     if v is None and none: return None
     rule = _interval(lo, hi, lo_open, hi_open)
     if isinstance(v, bool) or not isinstance(v, numbers.Real): ok = False
@@ -100,16 +104,17 @@ def check_number(name: str, v, lo=None, hi=None, lo_open: bool = False, hi_open:
     if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and (v >= hi if hi_open else v > hi)):
         raise ValueError(f"{name} must be {'an integer ' if integer else ''}{rule}, got {v!r}")
     if not integer and v != 0 and not _F32.tiny <= abs(v) <= _F32.max:
-        raise ValueError(f"{name} must be 0 or of magnitude {_F32.tiny:.2g} to {_F32.max:.2g} (float32, the precision n2n computes in), "
-                         f"got {v!r}")
+        raise ValueError(f"{name} must be 0 or of magnitude {_F32.tiny:.2g} to {_F32.max:.2g} "
+                         f"(float32, the precision n2n computes in), got {v!r}")
     return v
 
-_TYPE_NAMES = {int: 'an integer', float: 'a number', str: 'a text', bool: 'true or false', 'level': "a number or a range 'lo,hi'",
-               'table': "a table or 'name=value ...' text", 'switch': '0 or 1 (or true or false)'}
+_TYPE_NAMES = {int: 'an integer', float: 'a number', str: 'a text', bool: 'true or false',
+               'level': "a number or a range 'lo,hi'", 'table': "a table or 'name=value ...' text",
+               'switch': '0 or 1 (or true or false)'}
 
 class Opt:
-    """The rule of one option: its `kind` (int, float, str, bool; 'level': a number or a range; 'table': a dict or text; 'switch':
-    0/1 or a bool, returned as 0/1), an interval or `choices`, whether `None` passes, and an extra `check(value)`."""
+    """The rule of one option: its `kind` (int, float, str, bool; 'level': a number or a range; 'table': a dict or text;
+    'switch': 0/1 or a bool, returned as 0/1), an interval or `choices`, whether `None` passes, a `check(value)`."""
     def __init__(self, kind=str, lo=None, hi=None, *, lo_open: bool = False, hi_open: bool = False, choices=None,
                  none: bool = True, check=None):
         self.kind, self.lo, self.hi, self.lo_open, self.hi_open = kind, lo, hi, lo_open, hi_open
@@ -119,7 +124,7 @@ class Opt:
         return ValueError(f"{name} must be {_TYPE_NAMES[self.kind]}, got {v!r} (a {type(v).__name__})")
 
     def __call__(self, name: str, v):
-        "The checked value of option `name` (ints as `int`, switches as 0/1); a one-line `ValueError` naming `name` otherwise."
+        "The checked value of option `name` (ints as `int`, switches as 0/1); else a `ValueError` naming `name`."
         if v is None:
             if self.none: return None
             raise ValueError(f"{name} must be set")
@@ -152,12 +157,12 @@ class Opt:
         return f"Opt({kind}{', ' + rule if rule else ''}{', or None' if self.none else ''})"
 
 def options(**spec):
-    "Decorator: attach the `Opt` rules of a command's options as `f.options` (`n2n.cli.main` checks the flags with them)."
+    "Decorator: attach the `Opt` rules of a command's options as `f.options` (`n2n.cli.main` checks flags with them)."
     def deco(f): f.options = spec; return f
     return deco
 
 def check_options(spec: dict, values: dict, where: str = '') -> dict:
-    "`values` with every entry named in `spec` checked (and converted) by its `Opt`; errors start with `where` (e.g. the config file)."
+    "`values` with every entry named in `spec` checked (and converted) by its `Opt`; errors start with `where`."
     out = dict(values)
     for k, v in values.items():
         if k not in spec: continue
@@ -181,7 +186,7 @@ def _read_int(path) -> int | None:
     except (OSError, ValueError, IndexError): return None
 
 def _cgroup_available() -> int | None:
-    "Bytes left under this process's cgroup memory limits (v2 or v1; the tightest over its ancestors), or None without a limit."
+    "Bytes left under this process's cgroup memory limits (v2 or v1; the tightest of its ancestors), or None."
     try: lines = Path('/proc/self/cgroup').read_text().splitlines()
     except OSError: return None
     best = None
@@ -245,19 +250,20 @@ def check_memory(nbytes: float, what: str, device=None, hint: str = '') -> None:
                               + (f"; {hint}" if hint else ''))
 
 def _activation_numel(model, shape) -> int | None:
-    "Elements of all module outputs of one forward pass of `model` on a float batch `shape` (B,C,H,W), from one small probe run."
+    "Elements of all module outputs of a pass of `model` over a float batch `shape` (B,C,H,W), from a small probe."
     m = int(getattr(model, 'multiple', 1) or 1)
     side = max(m, 16)
     ps = next(iter(model.parameters()), None)
     dev = ps.device if ps is not None else torch.device('cpu')
     if dev.type == 'meta': return None
     counted, kept, total = set(), [], [0]
-    def hook(mod, inp, out):                 # in-place layers return their input: count each storage once (all kept alive)
+    def hook(mod, inp, out):                  # in-place layers return their input: each storage counted once, all kept
         for o in (out if isinstance(out, (tuple, list)) else [out]):
-            if torch.is_tensor(o) and o.data_ptr() not in counted: counted.add(o.data_ptr()); kept.append(o); total[0] += o.numel()
+            if torch.is_tensor(o) and o.data_ptr() not in counted:
+                counted.add(o.data_ptr()); kept.append(o); total[0] += o.numel()
     mods = list(model.modules())
-    saved = [(mod._forward_hooks, mod._forward_pre_hooks) for mod in mods]   # the probe is invisible to the model's own hooks
-    for mod in mods: mod._forward_hooks, mod._forward_pre_hooks = type(mod._forward_hooks)(), type(mod._forward_pre_hooks)()
+    saved = [(mod._forward_hooks, mod._forward_pre_hooks) for mod in mods]   # the model's own hooks miss the probe
+    for mod in mods: mod._forward_hooks, mod._forward_pre_hooks = type(saved[0][0])(), type(saved[0][1])()
     hooks = [mod.register_forward_hook(hook) for mod in mods if not any(True for _ in mod.children())]
     was = model.training
     try:
@@ -271,11 +277,12 @@ def _activation_numel(model, shape) -> int | None:
     return math.ceil(total[0] * shape[0] * max(H, side) * max(W, side) / side ** 2)
 
 def meta_params(build) -> int:
-    "Number of parameters of the model `build()` makes, built on the meta device: nothing is allocated, so a giant one is only counted."
+    "Number of parameters of the model `build()` makes, built on the meta device: nothing allocated, even for a giant."
     with torch.device('meta'): return sum(p.numel() for p in build().parameters())
 
 def model_memory(model, shape, training: bool = True) -> int:
-    "Estimated peak bytes to train (`training`) or run `model` on a float32 batch of `shape` (B,C,H,W): weights, gradients, Adam state, activations."
+    """Estimated peak bytes to train (`training`) or run `model` on a float32 batch of `shape` (B,C,H,W): weights,
+    gradients, Adam state, activations."""
     params = sum(p.numel() for p in model.parameters())
     act = _activation_numel(model, shape) or 0
     io = 2 * math.prod(int(s) for s in shape)                 # the batch and the output
@@ -341,7 +348,7 @@ def quantize(x: torch.Tensor, bits: int = 8) -> torch.Tensor:
 def _temp_prefix(path: Path) -> str: return f'.{path.name}.{os.getpid()}.'
 _TEMP_SUFFIX = '.tmp'
 _TEMP_TAIL = r'(?:(?P<pid>\d+)\.)?[a-z0-9_]{%s}\.tmp'       # PID.XXXXXXXX.tmp (older n2n: no PID)
-_TEMP_RE = re.compile(r'\.(?P<name>.+?)\.' + _TEMP_TAIL % '8')                # a folder scan: mkstemp's 8 characters only
+_TEMP_RE = re.compile(r'\.(?P<name>.+?)\.' + _TEMP_TAIL % '8')         # a folder scan: mkstemp's 8 characters only
 
 def _fsync_dir(folder: Path) -> None:
     "Flush a folder's entry table so a rename survives a power cut (a no-op where folders cannot be opened, e.g. Windows)."
@@ -399,7 +406,8 @@ def remove_stale_temps(path) -> list[Path]:
     "Delete the temporary files that a killed `atomic_write(path)` left beside `path`; returns them."
     path = Path(path)
     if not path.parent.is_dir(): return []
-    return _remove([p for p in path.parent.glob(f'{glob.escape("." + path.name + ".")}*{_TEMP_SUFFIX}') if _stale(p, path.name)])
+    found = path.parent.glob(f'{glob.escape("." + path.name + ".")}*{_TEMP_SUFFIX}')
+    return _remove([p for p in found if _stale(p, path.name)])
 
 def remove_stale_temps_in(folder, recursive: bool = True) -> list[Path]:
     "Delete the temporary files of killed `atomic_write`s in `folder` (and its subfolders); returns them."
@@ -424,8 +432,9 @@ class ImageReadError(ValueError):
 
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp')
 
-_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
-           6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).swapaxes(0, 1), 8: lambda a: np.rot90(a, 1)}  # EXIF 274
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],      # EXIF tag 274, as Pillow
+           5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+           8: lambda a: np.rot90(a, 1)}
 
 def _frames_error(path, n: int, what: str) -> ImageReadError:
     return ImageReadError(f"{path}: holds {n} {what}; n2n reads one picture per file and refuses rather than drop the "
@@ -433,12 +442,13 @@ def _frames_error(path, n: int, what: str) -> ImageReadError:
 
 def _header_check(path, shape, itemsize: int) -> None:
     "Refuse before decoding when the picture the header describes (and one converted copy) would not fit in memory."
-    check_memory(2 * math.prod(int(s) for s in shape) * itemsize, f"{path} ({'×'.join(map(str, shape))} pixels×channels)")
+    what = f"{path} ({'×'.join(map(str, shape))} pixels×channels)"
+    check_memory(2 * math.prod(int(s) for s in shape) * itemsize, what)
 
 def _read_tiff(path) -> np.ndarray:
     import tifffile
     with tifffile.TiffFile(path) as tif:
-        pages = [p for p in tif.pages if not getattr(p, 'is_reduced', False)]   # reduced-resolution previews are no pictures
+        pages = [p for p in tif.pages if not getattr(p, 'is_reduced', False)]   # reduced-size previews are no pictures
         if len(pages) > 1: raise _frames_error(path, len(pages), 'pages')
         page = pages[0] if pages else tif.pages[0]
         _header_check(path, page.shape, np.dtype(page.dtype).itemsize)
@@ -455,7 +465,8 @@ def _read_pil(path) -> np.ndarray:
         with Image.open(path) as im:
             n = getattr(im, 'n_frames', 1)
             if n > 1 and im.format != 'MPO': raise _frames_error(path, n, 'frames (an animation or a multi-page file)')
-            _header_check(path, (*im.size[::-1], len(im.getbands())), 4 if im.mode in ('I', 'F') else 2 if 'I;16' in im.mode else 1)
+            depth = 4 if im.mode in ('I', 'F') else 2 if 'I;16' in im.mode else 1
+            _header_check(path, (*im.size[::-1], len(im.getbands())), depth)
             im.load()
             if im.getexif().get(274, 1) in _ORIENT: im = ImageOps.exif_transpose(im)
             if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
@@ -466,7 +477,7 @@ def _read_pil(path) -> np.ndarray:
             return np.asarray(im)
 
 def read_image(path) -> np.ndarray:
-    "Read an image file into a NumPy array `(H,W)` or `(H,W,C)`: uint8/uint16 as stored, float for float TIFFs, orientation applied."
+    "An image file as a NumPy array `(H,W)` or `(H,W,C)`: uint8/uint16 as stored, float for float TIFFs, upright."
     path = Path(path)
     if not path.exists(): raise ImageReadError(f"{path}: no such file")
     if path.is_dir(): raise ImageReadError(f"{path}: is a directory, not an image file")
@@ -475,7 +486,8 @@ def read_image(path) -> np.ndarray:
     except (ImageReadError, MemoryEstimateError): raise
     except Exception as e:
         lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-        raise ImageReadError(f"{path}: not a readable image ({type(e).__name__}: {lines[0] if lines else ''})") from None
+        raise ImageReadError(f"{path}: not a readable image ({type(e).__name__}: {lines[0] if lines else ''})") \
+            from None
     if a.ndim not in (2, 3) or a.size == 0: raise ImageReadError(f"{path}: unsupported image layout {a.shape}")
     return a
 
@@ -493,7 +505,7 @@ def write_image(path, img) -> Path:
     with atomic_write(path) as f:
         if ext in ('.tif', '.tiff'):
             import tifffile
-            c = img.shape[-1] if img.ndim == 3 else 1            # say what the samples are: one page, samples last, alpha marked
+            c = img.shape[-1] if img.ndim == 3 else 1      # say what samples are: one page, samples last, alpha marked
             kw = dict(photometric='rgb' if c >= 3 else 'minisblack', planarconfig='contig') if img.ndim == 3 else {}
             tifffile.imwrite(f, img, **kw, **({'extrasamples': ['unassalpha']} if c in (2, 4) else {}))
         else:

@@ -315,7 +315,7 @@ def _entry(name: str) -> tuple[str, dict]:
 
 # %% ../nbs/02_data.ipynb #75601f76
 def data_root(root=None) -> Path:
-    "Folder holding the benchmark sets: `root`, else `$N2N_DATA`, else the user cache (`~/.cache/n2n/datasets` on Linux)."
+    "Folder holding the benchmark sets: `root`, else `$N2N_DATA`, else the user cache (Linux: `~/.cache/n2n/datasets`)."
     if root or os.environ.get('N2N_DATA'): return Path(root or os.environ['N2N_DATA']).expanduser()
     import pooch
     return Path(pooch.os_cache('n2n'))/'datasets'
@@ -345,8 +345,8 @@ def _copy_file_url(url: str, output_file: str, pooch_obj=None) -> None:
     with open(output_file, 'wb') as f: f.write(data)
 
 def _fetch(url: str, dest: Path, sha256: str, retries: int = 2) -> None:
-    """Download `url` to `dest` with pooch: into a temporary file, retried `retries` times, checked against `sha256`, then renamed.
-    A failed or corrupt download leaves nothing; `DatasetError` says why in one line."""
+    """Download `url` to `dest` with pooch: into a temporary file, retried `retries` times, checked against `sha256`,
+    then renamed. A failed or corrupt download leaves nothing; `DatasetError` says why in one line."""
     import logging, pooch, requests
     logger = pooch.get_logger(); level = logger.level
     p = pooch.create(path=dest.parent, base_url='', registry={dest.name: f'sha256:{sha256}'}, urls={dest.name: url},
@@ -357,9 +357,11 @@ def _fetch(url: str, dest: Path, sha256: str, retries: int = 2) -> None:
     except DatasetError: raise
     except ValueError as e:
         if 'hash' not in str(e).lower(): raise DatasetError(f"could not download {url}: {e}") from None
-        raise DatasetError(f"{url}: the downloaded data does not have the manifest's sha256 {sha256}; not saved") from None
+        raise DatasetError(f"{url}: the downloaded data does not have the manifest's sha256 {sha256}; not saved") \
+            from None
     except (OSError, requests.exceptions.RequestException) as e:
-        raise DatasetError(f"could not download {url}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+        why = str(e).splitlines()[0] if str(e) else ''
+        raise DatasetError(f"could not download {url}: {type(e).__name__}: {why}") from None
     finally: logger.setLevel(level)
 
 def dataset_dir(name: str, root=None, download: bool = False, verify: bool = True, base_url: str | None = None,
@@ -372,7 +374,8 @@ def dataset_dir(name: str, root=None, download: bool = False, verify: bool = Tru
         from tqdm.auto import tqdm
         d.mkdir(parents=True, exist_ok=True)
         for f in tqdm(missing, desc=f'downloading {name}', unit='file', disable=not progress):
-            _fetch(f"{base_url.rstrip('/')}/{name}/{urllib.parse.quote(f['name'])}" if base_url else f['url'], d/f['name'], f['sha256'])
+            url = f"{base_url.rstrip('/')}/{name}/{urllib.parse.quote(f['name'])}" if base_url else f['url']
+            _fetch(url, d/f['name'], f['sha256'])
     problems = verify_dataset(name, root) if verify else [f"{d/f['name']}: missing" for f in entry['files'] if not (d/f['name']).is_file()]
     if problems:
         hint = (f"\nTo fetch missing files from {entry['source']} (commit {entry['commit'][:7]}): dataset_dir({name!r}, download=True)"

@@ -9,8 +9,8 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
-from .core import (get_device, image_to_tensor, seed_everything, atomic_write, resolve_precision, quantize, save_figure, PRECISIONS,
-                      Opt, options, check_options, check_memory, meta_params)
+from .core import (get_device, image_to_tensor, seed_everything, atomic_write, resolve_precision, quantize,
+                      save_figure, PRECISIONS, Opt, options, check_options, check_memory, meta_params)
 from .noise import Gaussian
 from .data import NoisyPairs, embedded_images, noisy_copies
 from .metrics import psnr, evaluate
@@ -26,9 +26,10 @@ __all__ = ['DEMO_OPTIONS', 'N2N', 'N2N_ENSEMBLE', 'DemoConfig', 'comparison_figu
 
 # %% ../nbs/09_demo.ipynb #b941cb74
 _POS = lambda kind=int: Opt(kind, 0, lo_open=True, none=False)
-DEMO_OPTIONS = dict(test_sigma=Opt(float, 0, none=False), features=_POS(), depth=Opt(int, 1, 8, none=False), crop=_POS(),
-                    batch_size=_POS(), lr=_POS(float), steps=_POS(), seconds=Opt(float, 0, lo_open=True), ensemble=Opt(bool, none=False),
-                    seed=SEED, device=Opt(check=get_device), precision=Opt(choices=PRECISIONS, none=False))
+DEMO_OPTIONS = dict(test_sigma=Opt(float, 0, none=False), features=_POS(), depth=Opt(int, 1, 8, none=False),
+                    crop=_POS(), batch_size=_POS(), lr=_POS(float), steps=_POS(), seconds=Opt(float, 0, lo_open=True),
+                    ensemble=Opt(bool, none=False), seed=SEED, device=Opt(check=get_device),
+                    precision=Opt(choices=PRECISIONS, none=False))
 
 @dataclass
 class DemoConfig:
@@ -54,7 +55,8 @@ class DemoConfig:
     def __post_init__(self):
         overlap = set(self.train_images) & set(self.test_images)
         if overlap: raise ValueError(f"train and test images overlap: {sorted(overlap)}")
-        for k, v in check_options(DEMO_OPTIONS, {k: getattr(self, k) for k in DEMO_OPTIONS}).items(): setattr(self, k, v)
+        for k, v in check_options(DEMO_OPTIONS, {k: getattr(self, k) for k in DEMO_OPTIONS}).items():
+            setattr(self, k, v)
 
 # %% ../nbs/09_demo.ipynb #3c8fce6b
 def _crop_box(h, w, size):
@@ -101,7 +103,7 @@ def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progre
     "Train a Noise2Noise U-Net on embedded images, evaluate on held-out ones, write report.md, figures and model.pt to `out`."
     cfg = cfg or DemoConfig()
     device = get_device(cfg.device)
-    n = meta_params(lambda: UNet(3, features=cfg.features, depth=cfg.depth, residual=cfg.residual))   # counted, not allocated
+    n = meta_params(lambda: UNet(3, features=cfg.features, depth=cfg.depth, residual=cfg.residual))   # not allocated
     check_memory(16 * n, f"features={cfg.features} (weights, gradients, Adam state)", device)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if device.type == 'cpu': torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -182,7 +184,7 @@ def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.pn
     cap = f" (at most {seconds:.0f} s)" if seconds else ""
     print(f"n2n demo: training a Noise2Noise U-Net for {steps} steps{cap}; results go to {Path(out).resolve()}")
     from n2n.cli import output_folder, _no_bars
-    with output_folder(out): res = run_demo(out, cfg, progress=not _no_bars(quiet))    # a failed or interrupted run leaves no new folder
+    with output_folder(out): res = run_demo(out, cfg, progress=not _no_bars(quiet))    # failed: no new folder is left
     print(res['report'].split('\n\nPSNR per image')[0])
     print(f"\nReport: {Path(out).resolve() / 'report.md'}\nFigure: {Path(out).resolve() / 'comparison.png'}")
     return res

@@ -79,8 +79,8 @@ SEED = Opt(int, 0, 2**63 - 1, none=False)
 FIT_OPTIONS = dict(steps=Opt(int, 0, lo_open=True, none=False), batch_size=Opt(int, 0, lo_open=True, none=False),
                    lr=Opt(float, 0, lo_open=True, none=False), rampdown=Opt(float, 0, 1, none=False),
                    max_seconds=Opt(float, 0, lo_open=True), precision=Opt(choices=PRECISIONS, none=False),
-                   channels_last=Opt(bool, none=False), compile=Opt(bool, none=False), num_workers=Opt(int, 0, none=False),
-                   seed=SEED, log_every=Opt(int, 0, lo_open=True, none=False))
+                   channels_last=Opt(bool, none=False), compile=Opt(bool, none=False),
+                   num_workers=Opt(int, 0, none=False), seed=SEED, log_every=Opt(int, 0, lo_open=True, none=False))
 
 @dataclass
 class FitConfig:
@@ -230,13 +230,14 @@ def _item_shape(data) -> tuple | None:
 
 @patch_to(Learner)
 def check_memory(self, device=None) -> int | None:
-    "Refuse (`n2n.core.MemoryEstimateError`) a run whose estimated peak (`n2n.core.model_memory` of one batch) exceeds the device's free memory; returns the estimate."
+    """Refuse (`n2n.core.MemoryEstimateError`) a run whose estimated peak (`n2n.core.model_memory` of one batch) exceeds
+    the device's free memory; returns the estimate."""
     shape = _item_shape(self.data)
     if shape is None: return None
     b = max(self.cfg.batch_size // int(os.environ.get('WORLD_SIZE', 1)), 1)   # one process's share (torchrun)
     need = model_memory(self.model, (b, *shape))
-    check_memory(need, f"training {type(self.model).__name__} on batches of batch_size={b} items of {'×'.join(map(str, shape))}",
-                 device or self.cfg.device, hint='lower the batch size or the crop size, or use a narrower model')
+    what = f"training {type(self.model).__name__} on batches of batch_size={b} items of {'×'.join(map(str, shape))}"
+    check_memory(need, what, device or self.cfg.device, hint='lower the batch or crop size, or use a narrower model')
     return need
 
 @patch_to(Learner)

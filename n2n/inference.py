@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
-from .core import (get_device, image_to_tensor, tensor_to_image, split_alpha, autocast, resolve_precision, check_memory,
-                      model_memory)
+from .core import (get_device, image_to_tensor, tensor_to_image, split_alpha, autocast, resolve_precision,
+                      check_memory, model_memory)
 from .engine import model_image
 from .unet import UNet
 
@@ -70,20 +70,22 @@ def _tiling(model, H: int, W: int, tile, overlap) -> tuple:
 
 def denoise_memory(model: nn.Module, shape, tile: int | None = None, overlap: int | None = None, batch_size: int = 8,
                    ensemble: bool = False) -> int:
-    "Estimated peak bytes of `denoise` on a float batch `shape` (B,C,H,W): one batch of windows through `model`, the image and its outputs."
+    """Estimated peak bytes of `denoise` on a float batch `shape` (B,C,H,W): one batch of windows through `model`, the
+    image and its outputs."""
     B, C, H, W = shape
     tile, overlap = _tiling(model, H, W, tile, overlap)
     m = getattr(model, 'multiple', 1) or 1
     side = lambda n: n if not tile else min(n, _round_up(tile, m) + 2 * _round_up(overlap, m))
-    return int(model_memory(model, (min(batch_size, B), C, side(H), side(W)), training=False) + 4 * B * C * H * W * (4 if ensemble else 3))
+    net = model_memory(model, (min(batch_size, B), C, side(H), side(W)), training=False)
+    return int(net + 4 * B * C * H * W * (4 if ensemble else 3))
 
-def check_denoise_memory(model: nn.Module, shape, tile: int | None = None, overlap: int | None = None, batch_size: int = 8,
-                         ensemble: bool = False, device=None, what: str = 'denoising') -> None:
-    "Refuse (`n2n.core.MemoryEstimateError`) an image that `denoise` could not process in the memory of `device`; names the tile size."
+def check_denoise_memory(model: nn.Module, shape, tile: int | None = None, overlap: int | None = None,
+                         batch_size: int = 8, ensemble: bool = False, device=None, what: str = 'denoising') -> None:
+    "Refuse (`n2n.core.MemoryEstimateError`) an image `denoise` could not process in `device`'s memory; names the tile."
     tile_, _ = _tiling(model, shape[-2], shape[-1], tile, overlap)
     need = denoise_memory(model, shape, tile, overlap, batch_size, ensemble)
-    check_memory(need, f"{what} a {shape[-2]}×{shape[-1]} image with tile={tile_}{' (no tiling)' if not tile_ else ''}", device,
-                 hint='use a smaller tile (tile=512; 0 means no tiling)')
+    check_memory(need, f"{what} a {shape[-2]}×{shape[-1]} image with tile={tile_}{' (no tiling)' if not tile_ else ''}",
+                 device, hint='use a smaller tile (tile=512; 0 means no tiling)')
 
 @torch.inference_mode()
 def denoise(model: nn.Module, image, device=None, batch_size: int = 8, tile: int | None = None, overlap: int | None = None,

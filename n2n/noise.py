@@ -57,7 +57,8 @@ def _per_image(v, B, g, like):
 def _radius(sigma, truncate=3.0) -> int: return int(truncate * sigma + 0.5)
 
 def _canvas_bytes(shape, sigma) -> int:
-    "Peak bytes of a separable Gaussian filter of std `sigma` px over a batch `shape` (B,C,H,W): the canvas grown by its radius on every side, one pass, the result, and the kernel."
+    """Peak bytes of a separable Gaussian filter of std `sigma` px over a batch `shape` (B,C,H,W): the canvas grown by
+    its radius on every side, one pass, the result, and the kernel."""
     B, C, H, W = shape[-4:] if len(shape) >= 4 else (1, *shape)
     r = _radius(sigma)
     return 4 * B * C * ((H + 2 * r) * (W + 2 * r) + (H + 2 * r) * W + H * W) + 16 * (2 * r + 1)
@@ -122,7 +123,7 @@ class NoiseModel:
         return 16 * math.prod(shape)
 
     def check_memory(self, shape) -> None:
-        "Refuse (`n2n.core.MemoryEstimateError`, naming the parameters) when `memory(shape)` exceeds the memory available."
+        "Refuse (`n2n.core.MemoryEstimateError`, naming the parameters) when `memory(shape)` exceeds what is available."
         if (n := self.memory(shape)) > _CHECK_ABOVE:
             check_memory(n, f"{self!r} on a {shape[-2]}×{shape[-1]} image", hint=getattr(self, '_memory_hint', ''))
 

@@ -1,5 +1,6 @@
-"""Dataset downloads (pooch) against a local HTTP server on 127.0.0.1: a good file is fetched and verified; a corrupted, a
-truncated and a missing file each end in one `DatasetError` line and leave nothing behind; a flaky server is retried."""
+"""Dataset downloads (pooch) against a local HTTP server on 127.0.0.1: a good file is fetched and verified; a corrupted,
+a truncated and a missing file each end in one `DatasetError` line and leave nothing behind; a flaky server is
+retried."""
 import hashlib, http.server, os, threading
 from pathlib import Path
 import pytest
@@ -34,7 +35,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else: self._send(DATA)
         elif Handler.mirror is not None and (Handler.mirror / name).is_file():
             body = (Handler.mirror / name).read_bytes()
-            if name.endswith('Set12/05.png') and Handler.damage: body = body[:-10] + b'0123456789'     # the mirror's copy of 05.png is damaged
+            if name.endswith('Set12/05.png') and Handler.damage: body = body[:-10] + b'0123456789'   # damaged copy
             self._send(body)
         else: self._send(b'not found', status=404)
 
@@ -50,7 +51,8 @@ def server():
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch):
     "requests honours proxy variables: the local server must be reached directly."
-    for k in ('http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'): monkeypatch.delenv(k, raising=False)
+    for k in ('http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'):
+        monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv('NO_PROXY', '127.0.0.1,localhost')
 
 
@@ -83,7 +85,7 @@ def test_flaky_server_is_retried(server, tmp_path):
 
 
 def test_dataset_from_an_http_mirror(server, tmp_path):
-    "`dataset_dir(download=True, base_url=...)` fills a set from an HTTP mirror; a damaged file on the mirror is refused, not saved."
+    "`dataset_dir(download=True, base_url=...)` fills a set from an HTTP mirror; a damaged file there is refused."
     local = os.environ.get('N2N_DATA')
     if not local or verify_dataset('Set12', local): pytest.skip('needs the local benchmark sets (N2N_DATA)')
     Handler.mirror = Path(local)
