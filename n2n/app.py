@@ -4,14 +4,15 @@
 
 # %% ../nbs/31_app.ipynb #fad4337c
 from __future__ import annotations
-import json, os, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import errno, json, os, re, signal, socket, subprocess, sys, tempfile, time, urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from fastcore.script import call_parse
+from .core import Opt, options
 from .data import EMBEDDED_COLOR, EMBEDDED_GRAY
 
 # %% auto #0
-__all__ = ['app_code', 'app_notebook', 'write_app', 'free_port', 'voila_command', 'serve_app', 'app_cmd']
+__all__ = ['app_code', 'app_notebook', 'write_app', 'free_port', 'check_port', 'voila_command', 'serve_app', 'app_cmd']
 
 # %% ../nbs/31_app.ipynb #5ccf9f19
 def app_code(image: str = 'astronaut', size: int = 256, model: str | None = None) -> str:
@@ -45,49 +46,104 @@ def free_port(host: str = '127.0.0.1') -> int:
     with socket.socket() as s:
         s.bind((host, 0)); return s.getsockname()[1]
 
+def check_port(ip: str = '127.0.0.1', port: int = 8866) -> int:
+    "Bind `ip`:`port` for a moment to prove a server can listen there: the port (a free one for 0), or `OSError`."
+    if not 0 <= int(port) <= 65535: raise ValueError(f"port must be an integer in [0, 65535], got {port}")
+    try: family, kind, _, _, addr = socket.getaddrinfo(ip, int(port), type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise OSError(f"--ip {ip}: not an address to listen on ({e})") from None
+    with socket.socket(family, kind) as s:
+        if os.name == 'posix': s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # as Voilà (tornado) binds
+        try: s.bind(addr)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                why = ' is already in use; choose another with --port (--port 0: any free port)'
+            elif e.errno == errno.EACCES: why = ': permission denied (ports below 1024 need root)'
+            else: why = f': cannot listen there ({e.strerror or e})'
+            raise OSError(f"port {port} on {ip}{why}") from None
+        return s.getsockname()[1]
+
+_WATCHDOG = """import os, runpy, signal, sys, threading, time
+def watch():          # stdin is a pipe only the parent holds: EOF means the parent is gone, even after kill -9
+    try:
+        while sys.stdin.buffer.read(1 << 16): pass
+    except Exception: pass
+    os.kill(os.getpid(), signal.SIGTERM); time.sleep(10); os._exit(1)
+threading.Thread(target=watch, daemon=True).start()
+sys.argv = ['voila'] + sys.argv[1:]
+runpy.run_module('voila', run_name='__main__', alter_sys=True)
+"""
+
 def voila_command(notebook, port: int = 8866, ip: str = '127.0.0.1', open_browser: bool = False) -> list:
-    "The Voilà command line that serves `notebook`."
-    cmd = [sys.executable, '-m', 'voila', str(notebook), f'--port={int(port)}', f'--Voila.ip={ip}', '--theme=light', '--show_tracebacks=True']
+    "The Voilà command line that serves `notebook` on exactly `port` (no retries on other ports), under the watchdog."
+    cmd = [sys.executable, '-c', _WATCHDOG, str(notebook), f'--port={int(port)}', f'--Voila.ip={ip}',
+           '--Voila.port_retries=0', '--theme=light', '--show_tracebacks=True']
     return cmd if open_browser else cmd + ['--no-browser']
+
+def _start(cmd, **kw) -> subprocess.Popen:
+    "Start `voila_command`'s command with the watchdog's pipe as its stdin (kept open by this process, never written)."
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, **kw)
 
 def _port_open(host, port) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5): return True
     except OSError: return False
 
-def _stop(proc, grace: float = 10.0):
-    "Stop `proc` and its process group: SIGTERM, then SIGKILL after `grace` seconds."
+def _last_line(log) -> str:
+    "The last meaningful line of the server's log (for a one-line error)."
+    try: lines = [l.strip() for l in Path(log).read_text(errors='replace').splitlines() if l.strip()]
+    except OSError: return ''
+    return lines[-1][:300] if lines else ''
+
+def _served_url(log, ip: str, port: int) -> str:
+    "The URL Voilà says it serves (its log), else the one asked for."
+    try: m = re.findall(r'https?://\S+', Path(log).read_text(errors='replace'))
+    except OSError: m = []
+    return m[-1] if m else f'http://{ip}:{port}/'
+
+def _wait_ready(proc, ip: str, port: int, log, timeout: float) -> str:
+    "Wait until the server answers on `port`; its URL. A server that exits or stays silent is a one-line `OSError`."
+    t0 = time.time()
+    while not _port_open(ip, port):
+        if proc.poll() is not None:
+            raise OSError(f"the Voilà server exited with code {proc.returncode} before serving: "
+                          f"{_last_line(log) or 'no output'}")
+        if time.time() - t0 > timeout:
+            raise OSError(f"the Voilà server did not answer on {ip}:{port} within {timeout:.0f} s")
+        time.sleep(0.2)
+    return _served_url(log, ip, port)
+
+def _stop(proc, grace: float = 10.0, group: bool = True):
+    "Stop `proc` (and its process group when `group`): SIGTERM, then SIGKILL after `grace` seconds."
     if proc.poll() is not None: return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM); proc.wait(grace)
+    kill = (lambda s: os.killpg(proc.pid, s)) if group and os.name == 'posix' else (lambda s: proc.send_signal(s))
+    try: kill(signal.SIGTERM); proc.wait(grace)
     except (subprocess.TimeoutExpired, ProcessLookupError, PermissionError):
-        try: os.killpg(proc.pid, signal.SIGKILL)
+        try: kill(signal.SIGKILL if os.name == 'posix' else signal.SIGTERM)
         except ProcessLookupError: pass
         proc.wait(5)
 
 @contextmanager
 def serve_app(port: int | None = None, ip: str = '127.0.0.1', timeout: float = 120, log=None, **app_kw):
     "Serve the explorer app with Voilà for the duration of the block; yields its URL. `app_kw` go to `app_notebook`; the server's output goes to `log` (a path)."
-    port = port or free_port(ip)
-    if _port_open(ip, port): raise OSError(f"port {port} on {ip} is already in use; choose another with --port")
+    port = check_port(ip, port or 0)
     with tempfile.TemporaryDirectory(prefix='n2n_app_') as d:
         nb = write_app(d, **app_kw)
-        logf = open(log or Path(d) / 'voila.log', 'w')
-        proc = subprocess.Popen(voila_command(nb, port, ip), cwd=d, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            t0 = time.time()
-            while not _port_open(ip, port):
-                if proc.poll() is not None:
-                    logf.flush(); raise RuntimeError(f"the Voilà server exited with code {proc.returncode}: {Path(logf.name).read_text()[-2000:]}")
-                if time.time() - t0 > timeout: raise TimeoutError(f"the Voilà server did not answer on {ip}:{port} within {timeout:.0f} s")
-                time.sleep(0.2)
-            yield f'http://{ip}:{port}/'
-        finally:
-            _stop(proc); logf.close()
+        log = Path(log or Path(d) / 'voila.log')
+        with open(log, 'w') as logf:
+            proc = _start(voila_command(nb, port, ip), cwd=d, stdout=logf, stderr=subprocess.STDOUT,
+                          start_new_session=True)
+            try: yield _wait_ready(proc, ip, port, log, timeout)
+            finally: _stop(proc)
 
 # %% ../nbs/31_app.ipynb #1f17cc26
+def _model_file(path):
+    if not Path(path).is_file(): raise ValueError(f"model file {str(path)!r} does not exist")
+
 @call_parse
-def app_cmd(port: int = 8866,                 # TCP port to serve on
+@options(port=Opt(int, 0, 65535, none=False), image=Opt(choices=EMBEDDED_COLOR + EMBEDDED_GRAY, none=False),
+         size=Opt(int, 32, 1024, none=False), model=Opt(check=_model_file), ip=Opt(none=False))
+def app_cmd(port: int = 8866,                 # TCP port to serve on (0: any free port; the URL printed is served)
             image: str = 'astronaut',         # embedded image the noise, loss and compare tabs start with
             size: int = 256,                  # crop size in pixels (updates are timed at 256)
             model: str = None,                # optional model.pt (n2n train / n2n demo) whose output joins the compare tab
@@ -98,15 +154,19 @@ def app_cmd(port: int = 8866,                 # TCP port to serve on
     except ImportError: raise ValueError("n2n app needs Voilà: pip install voila") from None
     with tempfile.TemporaryDirectory(prefix='n2n_app_') as d:
         nb = write_app(d, image=image, size=size, model=model)
-        if _port_open(ip, port): raise OSError(f"port {port} on {ip} is already in use; choose another with --port")
-        print(f"n2n app: serving on http://{ip}:{port}/  (Ctrl-C stops it)", flush=True)
-        proc = subprocess.Popen(voila_command(nb, port, ip, open_browser), cwd=d)   # same process group: Ctrl-C reaches both
+        port = check_port(ip, port)
+        log = Path(d) / 'voila.log'
         def _terminate(signum, frame): raise KeyboardInterrupt                    # SIGTERM: stop the server too, then exit 130
         old = signal.signal(signal.SIGTERM, _terminate)
-        try: return proc.wait()
-        finally:
-            signal.signal(signal.SIGTERM, old)
-            if proc.poll() is None:
-                proc.terminate()
-                try: proc.wait(10)
-                except subprocess.TimeoutExpired: proc.kill(); proc.wait(5)
+        with open(log, 'w') as logf:
+            proc = _start(voila_command(nb, port, ip, open_browser), cwd=d, stdout=logf,     # one process group:
+                          stderr=subprocess.STDOUT)                                             # Ctrl-C reaches both
+            try:
+                url = _wait_ready(proc, ip, port, log, timeout=180)
+                print(f"n2n app: serving on {url}  (Ctrl-C stops it)", flush=True)
+                rc = proc.wait()
+                if rc not in (0, -signal.SIGTERM, -signal.SIGINT):
+                    raise OSError(f"the Voilà server stopped with exit code {rc}: {_last_line(log) or 'no output'}")
+            finally:
+                signal.signal(signal.SIGTERM, old)
+                _stop(proc, group=False)

@@ -11,21 +11,22 @@ import numpy as np
 import torch
 import torch.nn as nn
 from fastcore.script import call_parse
-from .core import get_device, image_to_tensor, read_image, seed_everything, resolve_precision, atomic_write, save_figure
+from .core import (get_device, image_to_tensor, read_image, seed_everything, resolve_precision, atomic_write,
+                      save_figure, PRECISIONS, Opt, options, check_options, check_memory, meta_params)
 from .data import embedded_images, dataset_dir, registry, noisy_copies, training_images
 from .metrics import evaluate
 from .unet import UNet
 from .inference import denoise
 from .classic import classic_denoise, CLASSIC_METHODS
 from .checkpoint import save_checkpoint, load_model, load_checkpoint
-from .engine import Callback, FitConfig, learner
+from .engine import Callback, FitConfig, learner, SEED
 from .paper_recipes import get_recipe
 
 # %% auto #0
-__all__ = ['EMBEDDED_TEST', 'TRAIN_SET', 'CLASSIC', 'LEARNED', 'METHODS', 'KEYED', 'TRAINERS', 'FIELDS', 'IMAGE_FIELDS',
-           'bench_images', 'train_set_for', 'parse_noise', 'noisy_inputs', 'SkipMethod', 'BenchConfig', 'train_unet',
-           'train_vae', 'read_results', 'run_bench', 'markdown_report', 'bar_plot', 'conv_flops', 'cpu_peak_tflops',
-           'throughput', 'throughput_table', 'bench']
+__all__ = ['EMBEDDED_TEST', 'TRAIN_SET', 'CLASSIC', 'LEARNED', 'METHODS', 'BENCH_OPTIONS', 'KEYED', 'TRAINERS', 'FIELDS',
+           'IMAGE_FIELDS', 'bench_images', 'train_set_for', 'parse_noise', 'noisy_inputs', 'SkipMethod', 'BenchConfig',
+           'train_unet', 'train_vae', 'read_results', 'run_bench', 'markdown_report', 'bar_plot', 'conv_flops',
+           'cpu_peak_tflops', 'throughput', 'throughput_table', 'bench']
 
 # %% ../nbs/21_bench.ipynb #a2985130
 EMBEDDED_TEST = {'embedded': ('chelsea', 'motorcycle_left'), 'embedded-gray': ('camera', 'moon')}
@@ -87,6 +88,14 @@ METHODS = ('noisy',) + CLASSIC + LEARNED
 class SkipMethod(Exception):
     "A method that cannot run on this (data set, noise); the message says why."
 
+_POS, _NONNEG = (lambda kind=int: Opt(kind, 0, lo_open=True, none=False)), (lambda: Opt(int, 0, none=False))
+BENCH_OPTIONS = dict(n_images=_NONNEG(), crop=_NONNEG(), seed=SEED, train_steps=_POS(),
+                     train_seconds=Opt(float, 0, lo_open=True), batch_size=_POS(), train_crop=_POS(), lr=_POS(float),
+                     features=_POS(), depth=Opt(int, 1, 8, none=False), residual=Opt(bool, none=False),
+                     train_images=_NONNEG(), vae_seconds=_POS(float), vae_full=Opt(bool, none=False),
+                     device=Opt(check=get_device), precision=Opt(choices=PRECISIONS, none=False),
+                     compile=Opt(bool, none=False), tile=Opt(int, 0))
+
 @dataclass
 class BenchConfig:
     "Everything a benchmark run depends on (stored in OUT/config.json; a resumed run must agree on the starred ones)."
@@ -120,12 +129,8 @@ class BenchConfig:
             if not v: raise ValueError(f"{k} must name at least one entry")
             setattr(self, k, v)
         for n in self.noises: parse_noise(n)
-        for k in ('n_images', 'crop', 'train_images'):
-            if getattr(self, k) < 0: raise ValueError(f"{k} must be >= 0, got {getattr(self, k)}")
-        for k in ('train_steps', 'batch_size', 'train_crop', 'features', 'depth'):
-            if getattr(self, k) < 1: raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
-        if self.train_seconds is not None and not self.train_seconds > 0: raise ValueError(f"train_seconds must be > 0 or None, got {self.train_seconds}")
-        resolve_precision(self.precision)
+        for k, v in check_options(BENCH_OPTIONS, {k: getattr(self, k) for k in BENCH_OPTIONS}).items():
+            setattr(self, k, v)
 
 KEYED = ('n_images', 'crop', 'seed', 'train_steps', 'train_seconds', 'batch_size', 'train_crop', 'lr', 'features', 'depth', 'residual',
          'train_images', 'vae_seconds', 'vae_full')
@@ -234,6 +239,9 @@ def run_bench(cfg: BenchConfig | None = None, out='n2n_bench', progress: bool = 
     known = {k.lower() for k in registry()} | set(EMBEDDED_TEST)
     bad = [d for d in cfg.datasets if d.lower() not in known]
     if bad: raise ValueError(f"unknown test set(s) {', '.join(bad)}; choose from {', '.join(list(registry()) + list(EMBEDDED_TEST))}")
+    if any(m in LEARNED for m in cfg.methods):             # the U-Nets' weights, counted on the meta device
+        n = meta_params(lambda: UNet(3, features=cfg.features, depth=cfg.depth, residual=cfg.residual))
+        check_memory(16 * n, f"features={cfg.features} (weights, gradients, Adam state)", cfg.device)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     _check_config(out, cfg)
     methods = list(cfg.methods) + [m for m in extra if m not in cfg.methods]
@@ -420,6 +428,8 @@ def throughput_table(precisions=('fp32', 'bf16'), layouts=(False, True), threads
 
 # %% ../nbs/21_bench.ipynb #7ad629c7
 @call_parse
+@options(**BENCH_OPTIONS, threads=Opt(int, 0, none=False), datasets=Opt(none=False), noises=Opt(none=False),
+         methods=Opt(none=False))
 def bench(datasets: str = 'Kodak24,CBSD68,BSD68,Set12',  # test sets, comma-separated (registry names, 'embedded', 'embedded-gray')
           noises: str = 'gaussian:25',                   # noise settings, comma-separated: recipe[:level]
           methods: str = ','.join(METHODS),              # methods, comma-separated
@@ -447,14 +457,15 @@ def bench(datasets: str = 'Kodak24,CBSD68,BSD68,Set12',  # test sets, comma-sepa
           data: str = None,                              # folder of the benchmark sets (default: $N2N_DATA)
           quiet: bool = False):                          # no progress bars
     "Benchmark classic, N2C, N2N and the article's model on test sets: PSNR/SSIM/NLDR/time table, resumable (or `--throughput`)."
+    from n2n.cli import output_folder, _no_bars
     if threads: torch.set_num_threads(threads)
     get_device(device)
+    quiet = _no_bars(quiet)
     if throughput:
         md = throughput_table(threads=(threads,) if threads else (1, max(1, min(2, os.cpu_count() or 1))), device=device)
         head = (f"Paper U-Net (48 features, depth 5): training on batches of 8×64² crops, denoising one 512×768 image. "
                 f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}.")
-        Path(out).mkdir(parents=True, exist_ok=True)
-        with atomic_write(Path(out) / 'throughput.md', 'w') as f: f.write(head + '\n\n' + md + '\n')
+        with output_folder(out), atomic_write(Path(out) / 'throughput.md', 'w') as f: f.write(head + '\n\n' + md + '\n')
         print(head + '\n\n' + md + f"\n\ntable in {Path(out).resolve() / 'throughput.md'}")
         return md
     cfg = BenchConfig(datasets=datasets, noises=noises, methods=methods, n_images=n_images, crop=crop, seed=seed, train_steps=train_steps,
@@ -462,7 +473,8 @@ def bench(datasets: str = 'Kodak24,CBSD68,BSD68,Set12',  # test sets, comma-sepa
                       residual=not paper_unet, train_images=train_images, vae_seconds=vae_seconds, vae_full=vae_full, device=device,
                       precision=precision, compile=compile, tile=tile, root=data)
     t = time.time()
-    res = run_bench(cfg, out, progress=not quiet, log=(lambda s: None) if quiet else print)
+    with output_folder(out, keep=lambda: (Path(out) / 'results.csv').exists()):     # rows done are kept: reruns resume
+        res = run_bench(cfg, out, progress=not quiet, log=(lambda s: None) if quiet else print)
     print(res['markdown'])
     print(f"{len(res['computed'])} computed, {len(res['skipped'])} already done, {time.time() - t:.0f} s; "
           f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "

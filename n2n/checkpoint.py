@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import n2n
 from .unet import UNet
-from .core import atomic_write, remove_stale_temps
+from .core import atomic_write, remove_stale_temps, check_memory
 
 # %% auto #0
 __all__ = ['FORMAT', 'FORMAT_VERSION', 'ARCHITECTURES', 'CheckpointError', 'register_architecture', 'arch_name', 'atomic_save',
@@ -142,6 +142,10 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     if path.stat().st_size == 0: raise CheckpointError(f"{path}: empty file, not a checkpoint")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated, corrupt, or not a PyTorch file)")
+    try:
+        with zipfile.ZipFile(path) as z: size = sum(i.file_size for i in z.infolist())
+    except Exception as e: raise CheckpointError(f"{path}: corrupt checkpoint ({_one_line(e)})") from None
+    check_memory(size, f"{path} (its content, unpacked)")       # a small file may claim huge tensors: refuse them
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         m = re.search(r'GLOBAL ([\w.]+)', str(e))
@@ -192,23 +196,49 @@ def _builder(arch: str, path):
         raise CheckpointError(f"{path}: unknown architecture {arch!r}; this n2n knows {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[arch]
 
-def build_model(ckpt: dict, arch: str | None = None, path='checkpoint') -> nn.Module:
-    "The model described by `ckpt` with its weights loaded (`arch`: refuse a checkpoint of another architecture)."
-    if arch is not None and ckpt['arch'] != arch: raise CheckpointError(f"{path}: holds a {ckpt['arch']} model, not a {arch}")
-    name, cfg = ckpt['arch'], ckpt['config']
-    try: model = _builder(name, path)(**cfg)
-    except (TypeError, ValueError) as e:
-        if isinstance(e, CheckpointError): raise
-        raise CheckpointError(f"{path}: cannot rebuild {_fmt_config(name, cfg)} ({_one_line(e)})") from None
-    own, sd = model.state_dict(), ckpt['state_dict']
+def _check_state_dict(sd, path) -> None:
+    "Every entry of `sd` is a tensor, and every float tensor is finite; `CheckpointError` naming the first that is not."
+    for k, v in sd.items():
+        if not torch.is_tensor(v):
+            raise CheckpointError(f"{path}: state_dict entry {k!r} is a {type(v).__name__}, not a tensor; "
+                                  "the file is damaged or was not written by n2n")
+    bad = [k for k, v in sd.items() if (v.is_floating_point() or v.is_complex()) and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{path}: weights hold NaN or Inf values ({len(bad)} tensor{'s' * (len(bad) > 1)}, "
+                              f"e.g. {bad[0]}): the training diverged or the file is damaged; use an earlier one")
+
+def _fit_problems(own: dict, sd: dict) -> list[str]:
+    "How state dict `sd` fails to fit the shapes `own` (name → shape) of a model: missing, unexpected, wrong shapes."
     missing, unexpected = sorted(own.keys() - sd.keys()), sorted(sd.keys() - own.keys())
-    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own.keys() & sd.keys() if sd[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        parts = ([f"missing {len(missing)} (e.g. {missing[0]})"] if missing else []) + \
-                ([f"unexpected {len(unexpected)} (e.g. {unexpected[0]})"] if unexpected else []) + \
-                ([f"{len(shapes)} wrong shapes (e.g. {shapes[0]})"] if shapes else [])
-        raise CheckpointError(f"{path}: weights do not fit {_fmt_config(name, cfg)}: {'; '.join(parts)}")
-    model.load_state_dict(sd)
+    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k])}" for k in own.keys() & sd.keys()
+              if tuple(sd[k].shape) != tuple(own[k])]
+    return ([f"missing {len(missing)} (e.g. {missing[0]})"] if missing else []) + \
+           ([f"unexpected {len(unexpected)} (e.g. {unexpected[0]})"] if unexpected else []) + \
+           ([f"{len(shapes)} wrong shapes (e.g. {shapes[0]})"] if shapes else [])
+
+def build_model(ckpt: dict, arch: str | None = None, path='checkpoint') -> nn.Module:
+    """The model described by `ckpt` with its weights loaded (`arch`: refuse a checkpoint of another architecture).
+    It is first built on the meta device (no memory): weights that do not fit it, or a configuration too large for this
+    machine, are refused before anything is allocated; so are weights that are not tensors or not finite."""
+    if arch is not None and ckpt['arch'] != arch: raise CheckpointError(f"{path}: holds a {ckpt['arch']} model, not a {arch}")
+    name, cfg, sd = ckpt['arch'], ckpt['config'], ckpt['state_dict']
+    _check_state_dict(sd, path)
+    build = _builder(name, path)
+    def rebuild(device=None):
+        try:
+            with torch.device(device) if device else contextlib.nullcontext(): return build(**cfg)
+        except (TypeError, ValueError, RuntimeError, OverflowError) as e:
+            if isinstance(e, CheckpointError): raise
+            raise CheckpointError(f"{path}: cannot rebuild {_fmt_config(name, cfg)} ({_one_line(e)})") from None
+    meta = rebuild('meta')
+    shapes = {k: v.shape for k, v in meta.state_dict().items()}
+    if probs := _fit_problems(shapes, sd):
+        raise CheckpointError(f"{path}: weights do not fit {_fmt_config(name, cfg)}: {'; '.join(probs)}")
+    check_memory(8 * sum(p.numel() for p in meta.parameters()), f"{path}: {_fmt_config(name, cfg)}")
+    model = rebuild()
+    try: model.load_state_dict(sd)
+    except (RuntimeError, TypeError) as e:
+        raise CheckpointError(f"{path}: cannot load its weights ({_one_line(e)})") from None
     return model
 
 def load_model(path, device=None, arch: str | None = None) -> nn.Module:

@@ -4,16 +4,30 @@
 
 # %% ../nbs/25_cli.ipynb #bd42f009
 from __future__ import annotations
-import json, os, sys, tempfile, time, zlib
+import os, signal, sys
+
+def _early_interrupt(signum, frame):
+    "Ctrl-C while Python and PyTorch load, before `main` runs: one line and exit code 130, not an import traceback."
+    try: sys.stderr.write("n2n: interrupted\n"); sys.stderr.flush()
+    finally: os._exit(130)
+
+if ((__name__ == '__main__' and not {'ipykernel', 'execnb'} & set(sys.modules))
+        or os.path.basename(sys.argv[0] if sys.argv else '') in ('n2n', 'n2n.exe', 'n2n-script.py')) \
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _early_interrupt)        # the console script: installed before the heavy imports below
+
+import contextlib, json, logging, shutil, tempfile, time, warnings, zlib
 from pathlib import Path
 import numpy as np
 from fastcore.script import anno_parser, call_parse, Param
 from .core import (ImageReadError, IMAGE_EXTS, read_image, write_image, image_to_tensor, tensor_to_image, split_alpha, make_generator,
-                      atomic_write, save_figure)
+                      atomic_write, save_figure, get_device, PRECISIONS, Opt, options, check_options, check_memory,
+                      remove_stale_temps_in)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'USER_ERRORS', 'TRAIN_DEFAULTS', 'RESUME_FREE', 'LOSS_NAMES', 'command', 'main', 'read_checked',
-           'collect_images', 'output_suffix', 'plan_outputs', 'make_out_dir', 'write_text', 'parse_params',
+__all__ = ['COMMANDS', 'USER_ERRORS', 'NOISE_OPTIONS', 'TRAIN_DEFAULTS', 'RESUME_FREE', 'LOSS_NAMES', 'TRAIN_OPTIONS',
+           'DENOISE_OPTIONS', 'command', 'UsageError', 'Interrupted', 'main', 'read_checked', 'collect_images',
+           'output_suffix', 'plan_outputs', 'make_out_dir', 'OutFolder', 'output_folder', 'write_text', 'parse_params',
            'make_noise', 'noise_cmd', 'read_config', 'resolve_train_config', 'train_noise', 'build_run', 'loss_plot',
            'train_cmd', 'denoise_cmd']
 
@@ -38,7 +52,13 @@ def _commands() -> dict:
 
 USER_ERRORS = (ValueError, ImageReadError, OSError, TypeError, FloatingPointError)  # ValueError covers CheckpointError, DatasetError
 
-def _one_line(e: BaseException) -> str:
+class UsageError(ValueError):
+    "A command line that argparse cannot parse (unknown flag, missing argument, a number that is not one)."
+
+class Interrupted(KeyboardInterrupt):
+    "Ctrl-C, with a message that says what was kept."
+
+def _one_line(e) -> str:
     "An error message on one line (multi-line messages are joined with '; ')."
     return '; '.join(l.strip() for l in str(e).splitlines() if l.strip()) or type(e).__name__
 
@@ -48,31 +68,81 @@ def _flag(a: str) -> str:
     name, eq, val = a[2:].partition('=')
     return '--' + name.replace('-', '_') + eq + val
 
-def main(argv: list[str] | None = None) -> int:
-    "Entry point of the `n2n` console script: `n2n COMMAND [options]`; returns the exit code."
-    argv = list(sys.argv[1:] if argv is None else argv)
-    cmds = _commands()
-    usage = "usage: n2n {" + ",".join(cmds) + "} [options]   (n2n COMMAND --help for a command's options)"
-    if not argv or argv[0] in ('-h', '--help'):
-        print(usage); print("\ncommands:"); [print(f"  {k:10s} {(f.__doc__ or '').splitlines()[0]}") for k, f in cmds.items()]
-        return 0 if argv else 2
-    name, rest = argv[0], argv[1:]
-    if name not in cmds:
-        print(f"n2n: error: unknown command {name!r}\n{usage}", file=sys.stderr); return 2
+def _usage_error(message: str): raise UsageError(message)
+
+_OOM_TEXTS = ("out of memory", "can't allocate memory", "not enough memory", "failed to allocate", "unable to allocate")
+
+def _is_oom(e: BaseException) -> bool:
+    "An out-of-memory error of Python, NumPy or a PyTorch allocator (CPU, CUDA, MPS) that escaped the estimates."
+    return isinstance(e, MemoryError) or type(e).__name__ == 'OutOfMemoryError' or \
+        (isinstance(e, RuntimeError) and any(t in str(e).lower() for t in _OOM_TEXTS))
+
+@contextlib.contextmanager
+def _collect_warnings():
+    "Collect the block's Python warnings and log records (WARNING and above), not printed; yields their one-line texts."
+    texts = []
+    class Collect(logging.Handler):
+        def emit(self, record): texts.append(_one_line(record.getMessage()))
+    h, root = Collect(logging.WARNING), logging.getLogger()
+    root.addHandler(h)
+    try:
+        with warnings.catch_warnings(record=True) as ws:
+            yield texts
+            texts.extend(f"{_one_line(w.message)} ({w.category.__name__})" for w in ws)
+    finally: root.removeHandler(h)
+
+def _run(name: str, rest: list, cmds: dict) -> int:
     debug = '--debug' in rest
     rest = [_flag(a) for a in rest if a != '--debug']
     func = getattr(cmds[name], '__wrapped__', cmds[name])
     parser = anno_parser(func, prog=f"n2n {name}")
-    try: args = parser.parse_args(rest)
-    except SystemExit as e: return int(e.code or 0)
-    kwargs = {k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')}
-    try: func(**kwargs)
+    parser.error = _usage_error                           # one line instead of argparse's usage block
+    try:
+        try: args = parser.parse_args(rest)
+        except SystemExit as e: return int(e.code or 0)    # --help
+        kwargs = {k: v for k, v in vars(args).items() if k not in ('pdb', 'xtra')}
+        kwargs.update(check_options(getattr(func, 'options', {}), {k: v for k, v in kwargs.items() if v is not None}))
+        with _collect_warnings() as warned: func(**kwargs)
+    except KeyboardInterrupt as e:
+        print(f"n2n {name}: {str(e) or 'interrupted'}", file=sys.stderr); return 130
+    except UsageError as e:
+        print(f"n2n {name}: error: {_one_line(e)} (n2n {name} --help lists the options)", file=sys.stderr); return 2
+    except BrokenPipeError: raise
+    except Exception as e:
+        if debug: raise
+        note = f"; {e.n2n_note}" if getattr(e, 'n2n_note', None) else ''
+        if _is_oom(e):
+            print(f"n2n {name}: error: out of memory ({_one_line(e)}); use smaller sizes (batch, crop, tile, width)"
+                  f"{note}", file=sys.stderr)
+            return 2
+        if isinstance(e, USER_ERRORS): print(f"n2n {name}: error: {_one_line(e)}{note}", file=sys.stderr); return 2
+        print(f"n2n {name}: error: unexpected {type(e).__name__}: {_one_line(e)}{note} "
+              "(a bug in n2n: --debug shows the traceback)", file=sys.stderr)
+        return 1
+    for w in dict.fromkeys(warned): print(f"n2n {name}: warning: {w}", file=sys.stderr)
+    return 0
+
+def main(argv: list[str] | None = None) -> int:
+    "The `n2n` console script, `n2n COMMAND [options]`: returns the exit code (0; 2 user error, 130 Ctrl-C, 1 bug)."
+    if signal.getsignal(signal.SIGINT) is _early_interrupt: signal.signal(signal.SIGINT, signal.default_int_handler)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cmds = _commands()
+        usage = "usage: n2n {" + ",".join(cmds) + "} [options]   (n2n COMMAND --help for a command's options)"
+        if not argv or argv[0] in ('-h', '--help'):
+            print(usage); print("\ncommands:")
+            for k, f in cmds.items(): print(f"  {k:10s} {(f.__doc__ or '').splitlines()[0]}")
+            if not argv: print("n2n: error: no command given (n2n --help lists them)", file=sys.stderr)
+            return 0 if argv else 2
+        if argv[0] not in cmds:
+            print(f"n2n: error: unknown command {argv[0]!r}; the commands are {', '.join(cmds)}", file=sys.stderr)
+            return 2
+        return _run(argv[0], argv[1:], cmds)
     except KeyboardInterrupt:
         print("n2n: interrupted", file=sys.stderr); return 130
-    except USER_ERRORS as e:
-        if debug: raise
-        print(f"n2n {name}: error: {_one_line(e)}", file=sys.stderr); return 2
-    return 0
+    except BrokenPipeError:                                # the reader of stdout went away (n2n --help | head)
+        with contextlib.suppress(OSError, ValueError): os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 # %% ../nbs/25_cli.ipynb #e2a6e9ce
 def _png_16bit_colour(path: Path) -> bool:
@@ -141,13 +211,34 @@ def make_out_dir(out) -> Path:
     while not p.exists() and p != p.parent: missing.append(p); p = p.parent
     try:
         out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix='.n2n-write-test.', dir=out); os.close(fd); os.remove(probe)
+        fd, probe = tempfile.mkstemp(prefix=f'.n2n-write-test.{os.getpid()}.', suffix='.tmp', dir=out)  # atomic_write's
+        os.close(fd); os.remove(probe)
     except OSError as e:
         for d in missing:                                   # deepest first
             try: d.rmdir()
             except OSError: pass
         raise OSError(f"cannot write to output folder {out}: {e.strerror or e}") from None
     return out
+
+class OutFolder:
+    "An output folder a command writes into: its `path`, and whether this command `created` it."
+    def __init__(self, path: Path, created: bool): self.path, self.created = path, created
+    def __repr__(self): return f"OutFolder({str(self.path)!r}, created={self.created})"
+
+@contextlib.contextmanager
+def output_folder(out, keep=None):
+    """Create folder `out` for the block (`make_out_dir`) and delete the temporary files that killed writes of ours left
+    there; if the block fails (an error, Ctrl-C) and created `out`, remove it again, unless `keep()` says to keep it."""
+    out = Path(out).expanduser()
+    top, p = None, out
+    while not p.exists() and p != p.parent: top, p = p, p.parent
+    make_out_dir(out)
+    remove_stale_temps_in(out)
+    folder = OutFolder(out, top is not None)
+    try: yield folder
+    except BaseException:
+        if top is not None and not (keep is not None and keep()): shutil.rmtree(top, ignore_errors=True)
+        raise
 
 def write_text(path, text: str) -> Path:
     "Write `text` to `path` atomically (`n2n.core.atomic_write`)."
@@ -178,12 +269,17 @@ def parse_params(text: str | None) -> dict:
         out[k.strip()] = _number(v)
     return out
 
-def make_noise(name: str = 'gaussian', sigma=None, p=None, lam=None, params=None):
-    "A noise model from command-line values (strings or numbers; `params`: text or dict). Unknown names and parameters are errors."
-    from n2n.noise import NOISE_MODELS, get_noise
+def _noise_class(name: str):
+    "The noise model class registered as `name` (any case, '-' = '_'); `ValueError` listing the known ones."
+    from n2n.noise import NOISE_MODELS
     key = str(name).strip().lower().replace('-', '_')
     if key not in NOISE_MODELS: raise ValueError(f"unknown noise model {name!r}; known: {', '.join(NOISE_MODELS)}")
-    cls = NOISE_MODELS[key]
+    return NOISE_MODELS[key]
+
+def make_noise(name: str = 'gaussian', sigma=None, p=None, lam=None, params=None):
+    "A noise model from command-line values (strings or numbers; `params`: text or dict). Unknown names and parameters are errors."
+    from n2n.noise import get_noise
+    cls = _noise_class(name); key = cls.name
     kw = parse_params(params) if not isinstance(params, dict) else dict(params)
     for k, v in (('sigma', sigma), ('p', p), ('lam', lam)):
         if v is not None: kw[k] = _number(v)
@@ -206,14 +302,21 @@ def _to_array(t, like: np.ndarray, alpha) -> np.ndarray:
     if alpha is not None: a = np.concatenate([a.reshape(*a.shape[:2], -1), alpha[..., None].astype(a.dtype)], -1)
     return a
 
-def _check_all(items, clean: bool = True, keep_bytes: int = 256 * 2**20) -> dict:
-    "Read every input with `read_checked` before anything is written; keep the arrays while they fit in `keep_bytes` (else re-read later)."
-    kept, total = {}, 0
+def _check_all(items, clean: bool = True, keep_bytes: int = 256 * 2**20) -> tuple:
+    """Read every input with `read_checked` before anything is written: ({index: array} while they fit in
+    `keep_bytes`, else re-read later; [(C, H, W) of each image's colour part])."""
+    kept, shapes, total = {}, [], 0
     for i, (path, _, _) in enumerate(items):
         a = read_checked(path, clean)
+        colour, _ = split_alpha(a)
+        shapes.append((1 if colour.ndim == 2 else colour.shape[-1], *colour.shape[:2]))
         total += a.nbytes
         if total <= keep_bytes: kept[i] = a
-    return kept
+    return kept, shapes
+
+def _no_bars(quiet: bool) -> bool:
+    "Progress bars only on a terminal: a log file or a pipe gets the result lines, not bar redraws."
+    return quiet or not (hasattr(sys.stderr, 'isatty') and sys.stderr.isatty())
 
 def _groups(items):
     "Items grouped by folder label, in order: {label: [(index, item)]}."
@@ -221,8 +324,12 @@ def _groups(items):
     for i, it in enumerate(items): g.setdefault(it[2], []).append((i, it))
     return g
 
+NOISE_OPTIONS = dict(model=Opt(none=False, check=lambda v: _noise_class(v)), sigma=Opt('level'), p=Opt(float),
+                     lam=Opt('level'), params=Opt('table'), seed=Opt(int, 0, 2**63 - 1, none=False))
+
 @command('noise')
 @call_parse
+@options(**NOISE_OPTIONS)
 def noise_cmd(in_dir: Param("folder of clean images (or one image file)", str, opt=False),
               out_dir: Param("output folder: noisy/ (or a/ and b/ with --pairs), clean/ with --clean, noise.json", str, opt=False),
               model: str = 'gaussian',   # noise model: gaussian, poisson, bernoulli, impulse, salt_pepper, speckle, luma_chroma, correlated, periodic, text, blur, distortion
@@ -243,19 +350,23 @@ def noise_cmd(in_dir: Param("folder of clean images (or one image file)", str, o
     items = collect_images([src], recursive)
     kinds = ['a', 'b'] if pairs else ['noisy']
     plans = {k: plan_outputs(items, out / k) for k in kinds + (['clean'] if clean else [])}
-    arrays = _check_all(items)
-    make_out_dir(out)
-    for label, group in _groups(items).items():
-        for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=quiet, leave=False):
-            a = arrays[i] if i in arrays else read_checked(path)
-            colour, alpha = split_alpha(a)
-            g = make_generator(_image_seed(seed, rel))
-            x = image_to_tensor(colour)
-            for k in kinds: write_image(plans[k][i], _to_array(noise.sample(x, generator=g), colour, alpha))
-            if clean: write_image(plans['clean'][i], a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32))
-    info = dict(model=noise.name, params={k: getattr(noise, k) for k in noise._params}, noise=repr(noise), seed=seed, pairs=pairs,
-                files=[str(r) for _, r, _ in items], source=str(src.resolve()))
-    write_text(out / 'noise.json', json.dumps(info, indent=1))
+    arrays, shapes = _check_all(items)
+    for (path, _, _), s in zip(items, shapes):
+        try: noise.check_memory((1, *s))
+        except ValueError as e: raise type(e)(f"{path}: {e}") from None
+    with output_folder(out):
+        for label, group in _groups(items).items():
+            for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=_no_bars(quiet), leave=False):
+                a = arrays[i] if i in arrays else read_checked(path)
+                colour, alpha = split_alpha(a)
+                g = make_generator(_image_seed(seed, rel))
+                x = image_to_tensor(colour)
+                for k in kinds: write_image(plans[k][i], _to_array(noise.sample(x, generator=g), colour, alpha))
+                keep = a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32)
+                if clean: write_image(plans['clean'][i], keep)
+        info = dict(model=noise.name, params={k: getattr(noise, k) for k in noise._params}, noise=repr(noise),
+                    seed=seed, pairs=pairs, files=[str(r) for _, r, _ in items], source=str(src.resolve()))
+        write_text(out / 'noise.json', json.dumps(info, indent=1))
     sub = kinds + (['clean'] if clean else [])
     print(f"n2n noise: {len(items)} image{'s' * (len(items) != 1)} with {noise!r}, seed {seed} → "
           f"{out / sub[0] if len(sub) == 1 else f'{out}/{{{chr(44).join(sub)}}}'}")
@@ -274,6 +385,23 @@ TRAIN_DEFAULTS = dict(data=None, dataset=None, pairs=False, mode='n2n', recipe=N
                       checkpoint_every=100, vae=None)
 RESUME_FREE = ('device', 'num_workers', 'checkpoint_every', 'precision', 'compile')
 LOSS_NAMES = ('l2', 'l1', 'l0', 'masked')
+
+def _recipe(name):
+    from n2n.paper_recipes import get_recipe
+    return get_recipe(name)
+
+def _train_options() -> dict:
+    "The rule of every `n2n train` setting, for flags and config files alike; the engine's own (`FIT_OPTIONS`) reused."
+    from n2n.engine import FIT_OPTIONS
+    pos = lambda: Opt(int, 0, lo_open=True)
+    return dict(data=Opt(), dataset=Opt(), pairs=Opt(bool), mode=Opt(choices=('n2n', 'n2c')), recipe=Opt(check=_recipe),
+                noise=Opt(check=_noise_class), sigma=Opt('level'), p=Opt('level'), lam=Opt('level'),
+                params=Opt('table'), arch=Opt(choices=('unet', 'vae')), features=pos(), depth=Opt(int, 1, 8),
+                residual=Opt('switch'), channels=Opt(int, choices=(1, 3)), crop=pos(), loss=Opt(choices=LOSS_NAMES),
+                checkpoint_every=pos(), vae=Opt('table'),
+                device=Opt(check=get_device), **{k: FIT_OPTIONS[f] for k, f in _FIT_KEYS.items() if f in FIT_OPTIONS})
+
+TRAIN_OPTIONS = _train_options()
 
 def read_config(path) -> dict:
     "Settings from a .json, .toml or .yaml/.yml file: {name: value} with names as `n2n train` flags ('-' or '_')."
@@ -295,9 +423,10 @@ def read_config(path) -> dict:
     except Exception as e: raise ValueError(f"config file {path}: cannot parse it ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     if d is None: d = {}
     if not isinstance(d, dict): raise ValueError(f"config file {path}: expected a table of settings, got a {type(d).__name__}")
-    d = {str(k).replace('-', '_'): v for k, v in d.items()}
+    d = {str(k).replace('-', '_'): v for k, v in d.items() if v is not None}     # null: not set (the default applies)
     unknown = sorted(set(d) - set(TRAIN_DEFAULTS))
     if unknown: raise ValueError(f"config file {path}: unknown setting {', '.join(unknown)}; known: {', '.join(TRAIN_DEFAULTS)}")
+    d = check_options(TRAIN_OPTIONS, d, f"config file {path}")    # the flags' rules: names the key, type and file
     if isinstance(d.get('data'), str) and not Path(d['data']).expanduser().is_absolute():
         d['data'] = str((path.parent / d['data']).resolve())        # relative to the config file
     return d
@@ -315,17 +444,11 @@ def resolve_train_config(flags: dict, config_file=None, saved: dict | None = Non
         clash = [f"--{k} {v} (the run used {saved.get(k)})" for k, v in given.items() if k not in RESUME_FREE and not _same(v, saved.get(k))]
         if clash: raise ValueError(f"--resume continues a run with its own settings; these differ: {', '.join(clash)}")
     cfg.update(given)
-    if cfg['mode'] not in ('n2n', 'n2c'): raise ValueError(f"mode must be 'n2n' (noisy targets) or 'n2c' (clean targets); got {cfg['mode']!r}")
-    if cfg['arch'] not in ('unet', 'vae'): raise ValueError(f"arch must be 'unet' or 'vae'; got {cfg['arch']!r}")
-    if cfg['loss'] is not None and cfg['loss'] not in LOSS_NAMES: raise ValueError(f"loss must be one of {', '.join(LOSS_NAMES)}; got {cfg['loss']!r}")
-    if cfg['recipe'] is not None:
-        from n2n.paper_recipes import get_recipe
-        get_recipe(cfg['recipe'])
+    checked = check_options(TRAIN_OPTIONS, {k: v for k, v in cfg.items() if v is not None})
+    cfg = {k: checked.get(k, v) for k, v in cfg.items()}
     if (cfg['data'] is None) == (cfg['dataset'] is None): raise ValueError("give either an image folder (DATA) or --dataset NAME")
     if cfg['pairs'] and cfg['dataset'] is not None: raise ValueError("--pairs needs a folder DATA with a/ and b/, not --dataset")
     if cfg['pairs'] and (cfg['recipe'] or cfg['noise']): raise ValueError("--pairs trains on real pairs: it takes no --recipe or --noise")
-    if cfg['checkpoint_every'] < 1: raise ValueError(f"checkpoint_every must be >= 1, got {cfg['checkpoint_every']}")
-    if cfg['channels'] not in (None, 1, 3): raise ValueError(f"channels must be 1 or 3, got {cfg['channels']}")
     return cfg
 
 # %% ../nbs/25_cli.ipynb #1a46fb9d
@@ -349,23 +472,33 @@ def _load_training_images(cfg: dict):
 def train_noise(cfg: dict, default_sigma='0,50'):
     "The training noise of resolved settings `cfg`: the recipe's (over its training range) unless noise flags are given; None for --pairs."
     if cfg['pairs']: return None
-    from n2n.paper_recipes import get_recipe
-    rec = get_recipe(cfg['recipe']) if cfg['recipe'] else None
+    rec = _recipe(cfg['recipe']) if cfg['recipe'] else None
     levels = any(cfg[k] is not None for k in ('sigma', 'p', 'lam')) or cfg['params']
     if rec is not None and not levels and cfg['noise'] in (None, rec.noise): return rec.train_noise()
     name = cfg['noise'] or (rec.noise if rec else 'gaussian')
     sigma = cfg['sigma'] if cfg['sigma'] is not None or name != 'gaussian' or levels else default_sigma
     return make_noise(name, sigma, cfg['p'], cfg['lam'], cfg['params'])
 
+def _check_train_memory(cfg: dict, ch: int, noise) -> None:
+    """Refuse settings whose training cannot fit in the device's memory, naming the flags: the noise at crop size, the
+    U-Net's weights (counted on the meta device, nothing allocated)."""
+    from n2n.core import meta_params
+    from n2n.unet import UNet
+    dev, crop = get_device(cfg['device']), cfg['crop']
+    try:
+        if noise is not None: noise.check_memory((1, ch, crop, crop))
+    except ValueError as e: raise type(e)(f"--crop {crop}: {e}") from None
+    n = meta_params(lambda: UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual'])))
+    check_memory(16 * n, f"--features {cfg['features']} (weights, gradients, Adam state)", dev)
+
 def build_run(cfg: dict) -> dict:
-    "{model, data, objective, callbacks, fit_cfg, noise} for resolved settings `cfg` (see `resolve_train_config`)."
-    from n2n.core import seed_everything
+    "{model, data, objective, callbacks, fit_cfg, noise} for resolved settings `cfg`, memory checked first."
+    from n2n.core import seed_everything, model_memory
     from n2n.data import NoisyPairs, PairedCrops, _n_channels
     from n2n.unet import UNet
     from n2n.engine import FitConfig, TargetLoss, Anneal
-    from n2n.paper_recipes import get_recipe
     noise = train_noise(cfg)
-    rec = get_recipe(cfg['recipe']) if cfg['recipe'] else None
+    rec = _recipe(cfg['recipe']) if cfg['recipe'] else None
     loss = cfg['loss'] or (rec.objective().kind if rec else 'l2')
     if loss == 'masked' and cfg['pairs']: raise ValueError("--loss masked needs synthetic noise (it must know which target pixels were replaced), not --pairs")
     if loss == 'masked' and not hasattr(noise, 'sample_with_mask'):
@@ -373,12 +506,16 @@ def build_run(cfg: dict) -> dict:
     fit_cfg = FitConfig(**{f: cfg[k] for k, f in _FIT_KEYS.items()})
     inputs, targets = _load_training_images(cfg)
     ch = cfg['channels'] or (3 if any(_n_channels(im) == 3 for im in inputs + (targets or [])) else 1)
+    _check_train_memory(cfg, ch, noise)
     length = max(len(inputs), 1000)
     if targets is not None: data = PairedCrops(inputs, targets, crop=cfg['crop'], channels=ch, length=length, seed=cfg['seed'])
     else: data = NoisyPairs(inputs, noise, mode=cfg['mode'], crop=cfg['crop'], channels=ch, length=length, seed=cfg['seed'],
                             mask=loss == 'masked')
     seed_everything(cfg['seed'])
     model = UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual']))
+    need = model_memory(model, (fit_cfg.batch_size, ch, cfg['crop'], cfg['crop']))
+    check_memory(need, f"--crop {cfg['crop']} with --batch_size {fit_cfg.batch_size} and --features {cfg['features']}",
+                 get_device(cfg['device']), hint='lower one of them')
     callbacks = [Anneal('gamma', 2.0, 0.0)] if loss == 'l0' else []
     return dict(model=model, data=data, objective=TargetLoss(loss), callbacks=callbacks, fit_cfg=fit_cfg, noise=noise)
 
@@ -406,12 +543,45 @@ def _finish(out: Path, model, cfg: dict, hist: dict, noise, train: dict, title: 
     print(f"n2n train: {steps} steps, final loss {hist['loss'][-1] if hist['loss'] else float('nan'):.5f}, {time.time() - t:.0f} s "
           f"this session\nModel: {out / 'model.pt'}   Loss curve: {out / 'loss.png'}\nDenoise with: n2n denoise {out / 'model.pt'} IMAGES --out DIR")
 
-def _interrupted(out: Path, step: int):
-    print(f"n2n train: interrupted at step {step}; the checkpoint is saved: continue with n2n train --resume --out {out}", file=sys.stderr)
-    raise KeyboardInterrupt
+def _progress(out: Path):
+    "(checkpoint, step) of the run in `out` that `--resume` can continue from (a training state past step 0), or None."
+    from n2n.checkpoint import load_checkpoint
+    for p in [out / 'checkpoint.pt'] + sorted((out / 'stages').glob('stage*.pt'), reverse=True):
+        try: step = int((load_checkpoint(p).get('resume') or {}).get('step', 0)) if p.is_file() else 0
+        except (ValueError, TypeError): step = 0
+        if step > 0: return p, step
+    return None
+
+def _kept(out: Path, folder) -> str:
+    "What a stopped run leaves: the checkpoint to resume from, or nothing (and the new folder removed)."
+    if (pr := _progress(out)) is not None:
+        return (f"the checkpoint {pr[0].relative_to(out)} of step {pr[1]} is kept: "
+                f"continue with n2n train --resume --out {out}")
+    removed = folder is not None and folder.created
+    return 'nothing was saved' + (f' and the new folder {out} was removed' if removed else '')
+
+@contextlib.contextmanager
+def _run_folder(out: Path):
+    """The training run's output folder for the block (`output_folder`). On Ctrl-C or an error, the message says what is
+    kept; a folder this run created is removed again unless it holds a checkpoint to resume from."""
+    holder = [None]
+    try:
+        with output_folder(out, keep=lambda: _progress(out) is not None) as folder:
+            holder[0] = folder
+            yield folder
+    except Interrupted: raise
+    except KeyboardInterrupt: raise Interrupted(f"interrupted; {_kept(out, holder[0])}") from None
+    except Exception as e:
+        if _progress(out) is not None: e.n2n_note = _kept(out, holder[0])
+        raise
+
+def _interrupted(out: Path, step: int, folder):
+    "The run stopped at Ctrl-C (its checkpoint saved by the engine): say so in one line."
+    raise Interrupted(f"interrupted at step {step}; {_kept(out, folder)}")
 
 @command('train')
 @call_parse
+@options(**TRAIN_OPTIONS)
 def train_cmd(data: Param("image folder (clean images; noise is drawn on the fly), or with --pairs a folder holding a/ and b/", str, opt=False, nargs='?') = None,
               out: str = 'n2n_train',    # output folder: config.json, checkpoint.pt, model.pt, loss.png, history.json
               config: str = None,        # settings file (.json, .toml, .yaml) using these option names; flags override it
@@ -463,17 +633,20 @@ def train_cmd(data: Param("image folder (clean images; noise is drawn on the fly
     if cfg['arch'] == 'vae': return _train_vae(cfg, flags, out, resume, quiet)
     run = build_run(cfg)
     model, data = run['model'], run['data']
-    make_out_dir(out)
-    what = 'real pairs' if cfg['pairs'] else f"{run['noise']!r}, {'noisy' if cfg['mode'] == 'n2n' else 'clean'} targets"
-    print(f"n2n train: {'resuming' if resume else 'training'} UNet({model.config['features']}, depth {model.config['depth']}) on "
-          f"{len(data.images)} images ({what}, {run['objective']}) for {run['fit_cfg'].steps} steps → {out}")
-    t, stop = time.time(), GracefulInterrupt()
-    lrn = learner(model, data, run['objective'], run['fit_cfg'], run['callbacks'] + [stop], progress=not quiet,
-                  checkpoint=out / 'checkpoint.pt', checkpoint_every=cfg['checkpoint_every'], resume=resume, meta={'run_config': cfg})
-    hist = lrn.fit()
-    if stop.interrupted: _interrupted(out, lrn.step)
-    _finish(out, model, cfg, hist, run['noise'], load_checkpoint(out / 'checkpoint.pt')['train'],
-            f"{'Noise2Noise' if cfg['mode'] == 'n2n' else 'Noise2Clean'} U-Net training", t, lrn.step)
+    with _run_folder(out) as folder:
+        targets = 'noisy' if cfg['mode'] == 'n2n' else 'clean'
+        what = 'real pairs' if cfg['pairs'] else f"{run['noise']!r}, {targets} targets"
+        print(f"n2n train: {'resuming' if resume else 'training'} UNet({model.config['features']}, depth "
+              f"{model.config['depth']}) on {len(data.images)} images ({what}, {run['objective']}) for "
+              f"{run['fit_cfg'].steps} steps → {out}", flush=True)
+        t, stop = time.time(), GracefulInterrupt()
+        lrn = learner(model, data, run['objective'], run['fit_cfg'], run['callbacks'] + [stop],
+                      progress=not _no_bars(quiet), checkpoint=out / 'checkpoint.pt',
+                      checkpoint_every=cfg['checkpoint_every'], resume=resume, meta={'run_config': cfg})
+        hist = lrn.fit()
+        if stop.interrupted: _interrupted(out, lrn.step, folder)
+        _finish(out, model, cfg, hist, run['noise'], load_checkpoint(out / 'checkpoint.pt')['train'],
+                f"{'Noise2Noise' if cfg['mode'] == 'n2n' else 'Noise2Clean'} U-Net training", t, lrn.step)
     return hist
 
 # %% ../nbs/25_cli.ipynb #3672af38
@@ -498,22 +671,32 @@ def _train_vae(cfg: dict, flags: dict, out: Path, resume: bool, quiet: bool):
     art.make_noise(acfg)                                             # stage 2 needs a noise with known mean/variance
     images = _load_training_images(cfg)[0]
     model = art.make_model(acfg)
-    make_out_dir(out)
-    print(f"n2n train: {'resuming' if resume else ''} three-stage training of the article's model on {len(images)} images ({noise!r}) → {out}")
-    t, stop = time.time(), GracefulInterrupt()
-    res = art.fit_article(model, images, acfg, run_dir=out / 'stages', progress=not quiet, resume=resume, callbacks=[stop],
-                          checkpoint_every=cfg['checkpoint_every'], meta={'run_config': cfg})
-    hist, off = dict(step=[], loss=[], stage=[], seconds=[]), 0
-    for st, h in sorted(res['history'].items()):
-        hist['step'] += [off + x for x in h['step']]; hist['loss'] += list(h['loss']); hist['stage'] += [st] * len(h['step'])
-        hist['seconds'] += list(h['seconds']); off += h['step'][-1] if h['step'] else 0
-    if stop.interrupted or res['stopped']: _interrupted(out, off)
-    _finish(out, model, cfg, hist, noise, asdict(acfg), 'three-stage training (stages 1-3)', t, off)
+    from n2n.core import model_memory
+    check_memory(model_memory(model, (acfg.batch_size, 3, acfg.crop, acfg.crop)),
+                 f"--crop {acfg.crop} with --batch_size {acfg.batch_size} and the article's model {acfg.model or ''}",
+                 get_device(cfg['device']), hint='lower one of them')
+    with _run_folder(out) as folder:
+        print(f"n2n train: {'resuming' if resume else ''} three-stage training of the article's model on {len(images)} "
+              f"images ({noise!r}) → {out}", flush=True)
+        t, stop = time.time(), GracefulInterrupt()
+        res = art.fit_article(model, images, acfg, run_dir=out / 'stages', progress=not _no_bars(quiet), resume=resume,
+                              callbacks=[stop], checkpoint_every=cfg['checkpoint_every'], meta={'run_config': cfg})
+        hist, off = dict(step=[], loss=[], stage=[], seconds=[]), 0
+        for st, h in sorted(res['history'].items()):
+            hist['step'] += [off + x for x in h['step']]; hist['loss'] += list(h['loss'])
+            hist['stage'] += [st] * len(h['step'])
+            hist['seconds'] += list(h['seconds']); off += h['step'][-1] if h['step'] else 0
+        if stop.interrupted or res['stopped']: _interrupted(out, off, folder)
+        _finish(out, model, cfg, hist, noise, asdict(acfg), 'three-stage training (stages 1-3)', t, off)
     return hist
 
 # %% ../nbs/25_cli.ipynb #07497880
+DENOISE_OPTIONS = dict(tile=Opt(int, 0), overlap=Opt(int, 0), device=Opt(check=get_device),
+                       precision=Opt(choices=PRECISIONS, none=False))
+
 @command('denoise')
 @call_parse
+@options(**DENOISE_OPTIONS)
 def denoise_cmd(model: Param("model file: model.pt (or checkpoint.pt) from n2n train or n2n demo", str, opt=False),
                 inputs: Param("image files and/or folders", str, nargs='+', opt=False),
                 out: str = 'n2n_denoised',  # output folder; each image keeps its name (as .png, or .tif for TIFF inputs)
@@ -525,25 +708,26 @@ def denoise_cmd(model: Param("model file: model.pt (or checkpoint.pt) from n2n t
                 quiet: bool = False):       # no progress bars
     "Denoise image files and folders with a trained model; each output keeps its input's size, channels, alpha and bit depth."
     from tqdm.auto import tqdm
-    from n2n.core import get_device
     from n2n.checkpoint import load_checkpoint, build_model, describe
-    from n2n.core import resolve_precision
-    from n2n.inference import denoise
-    resolve_precision(precision)
-    if tile is not None and tile < 0: raise ValueError(f"tile must be >= 0 (0: never tile), got {tile}")
-    if overlap is not None and overlap < 0: raise ValueError(f"overlap must be >= 0, got {overlap}")
+    from n2n.inference import denoise, check_denoise_memory
     items = collect_images(inputs, recursive)
     outs = plan_outputs(items, Path(out))
-    arrays = _check_all(items, clean=False)
+    arrays, shapes = _check_all(items, clean=False)
     dev = get_device(device)
     ck = load_checkpoint(model)
     net = build_model(ck, path=model).to(dev).eval()
-    make_out_dir(out)
+    cin = net.config.get('in_channels', 3) if isinstance(getattr(net, 'config', None), dict) else 3
+    for (path, _, _), (c, h, w) in zip(items, shapes):   # every image checked against the model before writing any
+        if c != cin and 1 not in (c, cin):
+            raise ValueError(f"{path}: has {c} colour channel{'s' * (c > 1)} but the model {model} takes {cin}")
+        check_denoise_memory(net, (1, cin, h, w), tile, overlap, device=dev, what=f"{path}: denoising")
     t = time.time()
-    for label, group in _groups(items).items():
-        for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=quiet, leave=False):
-            a = arrays.pop(i) if i in arrays else read_checked(path, clean=False)
-            res = denoise(net, a, device=dev, tile=tile, overlap=overlap, precision=precision)
-            write_image(outs[i], res)
+    with output_folder(out):
+        for label, group in _groups(items).items():
+            for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=_no_bars(quiet), leave=False):
+                a = arrays.pop(i) if i in arrays else read_checked(path, clean=False)
+                write_image(outs[i], denoise(net, a, device=dev, tile=tile, overlap=overlap, precision=precision))
     print(f"n2n denoise: {len(items)} image{'s' * (len(items) != 1)} → {Path(out)} in {time.time() - t:.1f} s with {describe(ck)}")
     return outs
+
+if __name__ == '__main__' and not {'ipykernel', 'execnb'} & set(sys.modules): sys.exit(main())   # python -m n2n.cli

@@ -4,25 +4,44 @@
 
 # %% ../nbs/00_core.ipynb #8fdb4bd6
 from __future__ import annotations
-import contextlib, glob, os, random, tempfile, warnings
+import contextlib, glob, math, numbers, os, random, re, tempfile, warnings
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'IMAGE_EXTS', 'get_device', 'bf16_native', 'resolve_precision', 'autocast', 'make_generator',
-           'seed_everything', 'image_to_tensor', 'tensor_to_image', 'split_alpha', 'quantize', 'atomic_write',
-           'remove_stale_temps', 'save_figure', 'ImageReadError', 'read_image', 'write_image', 'show_images',
-           'notebook_setup']
+           'seed_everything', 'check_number', 'Opt', 'options', 'check_options', 'MemoryEstimateError',
+           'available_memory', 'gib', 'check_memory', 'meta_params', 'model_memory', 'image_to_tensor',
+           'tensor_to_image', 'split_alpha', 'quantize', 'atomic_write', 'remove_stale_temps', 'remove_stale_temps_in',
+           'save_figure', 'ImageReadError', 'read_image', 'write_image', 'show_images', 'notebook_setup']
 
 # %% ../nbs/00_core.ipynb #adc593b2
+_ACCELERATORS = {'cuda': 'CUDA', 'mps': 'MPS', 'xpu': 'XPU'}
+
+def _backend(kind: str):
+    return getattr(torch.backends, 'mps', None) if kind == 'mps' else getattr(torch, kind, None)
+
 def get_device(device: str | torch.device | None = None) -> torch.device:
-    "The device to use: `device` if given (`'auto'`/`None` → CUDA when available, else CPU)."
-    if device is None or (isinstance(device, str) and device == 'auto'):
+    "The device to use: `device` if given (`'auto'`/`None`: CUDA when available, else CPU); `ValueError` if absent."
+    if device is None or (isinstance(device, str) and device.strip().lower() == 'auto'):
         return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    dev = torch.device(device)
-    if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f"device {str(dev)!r} requested but CUDA is not available on this machine; use 'cpu' or 'auto'")
+    try: dev = torch.device(device.strip().lower() if isinstance(device, str) else device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device {device!r} is not a device name; use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") \
+            from None
+    if dev.type == 'cpu': return dev
+    if dev.type not in _ACCELERATORS:
+        raise ValueError(f"device {str(dev)!r}: n2n computes on 'cpu', 'cuda', 'mps' or 'xpu' devices; "
+                         "use one of them or 'auto'")
+    b, label = _backend(dev.type), _ACCELERATORS[dev.type]
+    if b is None or not b.is_available():
+        raise ValueError(f"device {str(dev)!r} requested but {label} is not available on this machine; "
+                         "use 'cpu' or 'auto'")
+    n = b.device_count() if hasattr(b, 'device_count') else 1
+    if dev.index is not None and dev.index >= n:
+        raise ValueError(f"device {str(dev)!r} requested but this machine has {n} {label} device{'s' * (n != 1)} "
+                         f"(index 0 to {n - 1})")
     return dev
 
 # %% ../nbs/00_core.ipynb #2f5ef7c0
@@ -59,6 +78,215 @@ def make_generator(seed: int | None = None, device: str | torch.device = 'cpu') 
 def seed_everything(seed: int) -> None:
     "Seed Python's `random`, NumPy's and PyTorch's global generators (CPU and CUDA) with `seed`."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+
+# %% ../nbs/00_core.ipynb #b9355335
+_F32 = np.finfo(np.float32)
+
+def _interval(lo, hi, lo_open: bool, hi_open: bool) -> str:
+    if lo is not None and hi is not None: return f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    if lo is not None: return f"{'>' if lo_open else '>='} {lo}"
+    if hi is not None: return f"{'<' if hi_open else '<='} {hi}"
+    return ''
+
+def check_number(name: str, v, lo=None, hi=None, lo_open: bool = False, hi_open: bool = False, integer: bool = False,
+                 none: bool = False):
+    """`v` if it is a finite number (an integer when `integer`, returned as `int`) in the interval, else a `ValueError`
+    naming `name`; `None` passes when `none`. A non-zero float must lie in float32's range (1.2e-38 to 3.4e38)."""
+    if v is None and none: return None
+    rule = _interval(lo, hi, lo_open, hi_open)
+    if isinstance(v, bool) or not isinstance(v, numbers.Real): ok = False
+    elif isinstance(v, numbers.Integral): ok = True
+    else: ok = math.isfinite(v) and (not integer or float(v).is_integer())
+    if not ok:
+        kind = 'an integer' if integer else 'a finite number'
+        raise ValueError(f"{name} must be {kind}{' ' + rule if rule else ''}{' or None' if none else ''}, got {v!r}")
+    if integer: v = int(v)
+    if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and (v >= hi if hi_open else v > hi)):
+        raise ValueError(f"{name} must be {'an integer ' if integer else ''}{rule}, got {v!r}")
+    if not integer and v != 0 and not _F32.tiny <= abs(v) <= _F32.max:
+        raise ValueError(f"{name} must be 0 or of magnitude {_F32.tiny:.2g} to {_F32.max:.2g} "
+                         f"(float32, the precision n2n computes in), got {v!r}")
+    return v
+
+_TYPE_NAMES = {int: 'an integer', float: 'a number', str: 'a text', bool: 'true or false',
+               'level': "a number or a range 'lo,hi'", 'table': "a table or 'name=value ...' text",
+               'switch': '0 or 1 (or true or false)'}
+
+class Opt:
+    """The rule of one option: its `kind` (int, float, str, bool; 'level': a number or a range; 'table': a dict or text;
+    'switch': 0/1 or a bool, returned as 0/1), an interval or `choices`, whether `None` passes, a `check(value)`."""
+    def __init__(self, kind=str, lo=None, hi=None, *, lo_open: bool = False, hi_open: bool = False, choices=None,
+                 none: bool = True, check=None):
+        self.kind, self.lo, self.hi, self.lo_open, self.hi_open = kind, lo, hi, lo_open, hi_open
+        self.choices, self.none, self.check = (tuple(choices) if choices is not None else None), none, check
+
+    def _type_error(self, name, v):
+        return ValueError(f"{name} must be {_TYPE_NAMES[self.kind]}, got {v!r} (a {type(v).__name__})")
+
+    def __call__(self, name: str, v):
+        "The checked value of option `name` (ints as `int`, switches as 0/1); else a `ValueError` naming `name`."
+        if v is None:
+            if self.none: return None
+            raise ValueError(f"{name} must be set")
+        k = self.kind
+        if k in (int, float):
+            if not isinstance(v, numbers.Real) or isinstance(v, bool): raise self._type_error(name, v)
+            v = check_number(name, v, self.lo, self.hi, self.lo_open, self.hi_open, integer=k is int)
+        elif k is bool:
+            if not isinstance(v, (bool, np.bool_)): raise self._type_error(name, v)
+            v = bool(v)
+        elif k == 'switch':
+            if isinstance(v, (bool, np.bool_)) or v in (0, 1): v = int(v)
+            else: raise self._type_error(name, v)
+        elif k == 'level':
+            if isinstance(v, (list, tuple)):
+                if len(v) != 2 or not all(isinstance(u, numbers.Real) and not isinstance(u, bool) for u in v):
+                    raise ValueError(f"{name} range must be two numbers [lo, hi], got {v!r}")
+            elif isinstance(v, bool) or not isinstance(v, (numbers.Real, str)): raise self._type_error(name, v)
+        elif k == 'table':
+            if not isinstance(v, (dict, str)): raise self._type_error(name, v)
+        elif not isinstance(v, str): raise self._type_error(name, v)
+        if self.choices is not None and v not in self.choices:
+            raise ValueError(f"{name} must be one of {', '.join(map(str, self.choices))}; got {v!r}")
+        if self.check is not None: self.check(v)
+        return v
+
+    def __repr__(self):
+        kind = self.kind.__name__ if isinstance(self.kind, type) else self.kind
+        rule = f"one of {self.choices}" if self.choices else _interval(self.lo, self.hi, self.lo_open, self.hi_open)
+        return f"Opt({kind}{', ' + rule if rule else ''}{', or None' if self.none else ''})"
+
+def options(**spec):
+    "Decorator: attach the `Opt` rules of a command's options as `f.options` (`n2n.cli.main` checks flags with them)."
+    def deco(f): f.options = spec; return f
+    return deco
+
+def check_options(spec: dict, values: dict, where: str = '') -> dict:
+    "`values` with every entry named in `spec` checked (and converted) by its `Opt`; errors start with `where`."
+    out = dict(values)
+    for k, v in values.items():
+        if k not in spec: continue
+        try: out[k] = spec[k](k, v)
+        except ValueError as e: raise ValueError(f"{where}: {e}" if where else str(e)) from None
+    return out
+
+# %% ../nbs/00_core.ipynb #37be0738
+class MemoryEstimateError(ValueError):
+    "A computation refused before it started: its memory estimate exceeds the memory available."
+
+_UNITS = {'': 1, 'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}
+
+def _parse_bytes(s: str) -> int:
+    m = re.fullmatch(r'\s*([0-9.]+)\s*([KMGT]?)i?B?\s*', str(s), re.I)
+    if not m: raise ValueError(f"N2N_MEMORY_LIMIT must be bytes or a size such as 512M or 4G, got {s!r}")
+    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+
+def _read_int(path) -> int | None:
+    try: return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError): return None
+
+def _cgroup_available() -> int | None:
+    "Bytes left under this process's cgroup memory limits (v2 or v1; the tightest of its ancestors), or None."
+    try: lines = Path('/proc/self/cgroup').read_text().splitlines()
+    except OSError: return None
+    best = None
+    for line in lines:
+        _, ctrl, rel = line.split(':', 2)
+        v2 = ctrl == ''
+        if not (v2 or 'memory' in ctrl.split(',')): continue
+        root = Path('/sys/fs/cgroup') if v2 else Path('/sys/fs/cgroup/memory')
+        d = root / rel.lstrip('/')
+        while True:
+            lim = _read_int(d / ('memory.max' if v2 else 'memory.limit_in_bytes'))
+            used = _read_int(d / ('memory.current' if v2 else 'memory.usage_in_bytes'))
+            if lim is not None and used is not None and lim < 2**60:
+                try: stat = dict(l.split() for l in (d / 'memory.stat').read_text().splitlines())
+                except (OSError, ValueError): stat = {}
+                cache = int(stat.get('inactive_file' if v2 else 'total_inactive_file', 0))
+                left = max(lim - used + cache, 0)
+                best = left if best is None else min(best, left)
+            if d == root or d == d.parent: break
+            d = d.parent
+    return best
+
+def _host_available() -> int | None:
+    try:
+        for line in Path('/proc/meminfo').read_text().splitlines():
+            if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError): pass
+    try:
+        import psutil
+        return int(psutil.virtual_memory().available)
+    except Exception: pass
+    try: return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (AttributeError, ValueError, OSError): return None
+
+def available_memory(device=None) -> int | None:
+    "Bytes that can still be allocated on `device` (default: the CPU); `None` when this machine cannot tell."
+    dev = get_device(device) if device is not None else torch.device('cpu')
+    if dev.type == 'cuda':
+        try: avail = torch.cuda.mem_get_info(dev)[0]
+        except Exception: avail = None
+    else:
+        vals = [v for v in (_host_available(), _cgroup_available()) if v is not None]
+        avail = min(vals) if vals else None
+    cap = os.environ.get('N2N_MEMORY_LIMIT')
+    if cap: avail = min(_parse_bytes(cap), avail) if avail is not None else _parse_bytes(cap)
+    return avail
+
+def gib(nbytes: float) -> str:
+    "Bytes in GiB for messages: '0.25 GiB', '12.5 GiB', '1.49e+06 GiB' (under 10 MiB in MiB: '0.08 MiB')."
+    g = nbytes / 2**30
+    if g < 0.01: return f"{nbytes / 2**20:.2f} MiB"
+    return f"{g:.2f} GiB" if g < 1 else f"{g:.1f} GiB" if g < 1e4 else f"{g:.3g} GiB"
+
+def check_memory(nbytes: float, what: str, device=None, hint: str = '') -> None:
+    "Raise `MemoryEstimateError` naming `what` (the parameters) when `nbytes` exceed the memory available on `device`."
+    avail = available_memory(device)
+    if avail is None or nbytes <= avail: return
+    dev = get_device(device) if device is not None else torch.device('cpu')
+    on = f" on {dev}" if dev.type != 'cpu' else ''
+    raise MemoryEstimateError(f"{what} needs about {gib(nbytes)} of memory but {gib(avail)} is available{on}"
+                              + (f"; {hint}" if hint else ''))
+
+def _activation_numel(model, shape) -> int | None:
+    "Elements of all module outputs of a pass of `model` over a float batch `shape` (B,C,H,W), from a small probe."
+    m = int(getattr(model, 'multiple', 1) or 1)
+    side = max(m, 16)
+    ps = next(iter(model.parameters()), None)
+    dev = ps.device if ps is not None else torch.device('cpu')
+    if dev.type == 'meta': return None
+    counted, kept, total = set(), [], [0]
+    def hook(mod, inp, out):                  # in-place layers return their input: each storage counted once, all kept
+        for o in (out if isinstance(out, (tuple, list)) else [out]):
+            if torch.is_tensor(o) and o.data_ptr() not in counted:
+                counted.add(o.data_ptr()); kept.append(o); total[0] += o.numel()
+    mods = list(model.modules())
+    saved = [(mod._forward_hooks, mod._forward_pre_hooks) for mod in mods]   # the model's own hooks miss the probe
+    for mod in mods: mod._forward_hooks, mod._forward_pre_hooks = type(saved[0][0])(), type(saved[0][1])()
+    hooks = [mod.register_forward_hook(hook) for mod in mods if not any(True for _ in mod.children())]
+    was = model.training
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            model.eval(); model(torch.zeros(1, shape[1], side, side, device=dev))
+    except Exception: return None
+    finally:
+        for mod, (f, pre) in zip(mods, saved): mod._forward_hooks, mod._forward_pre_hooks = f, pre
+        model.train(was)
+    H, W = (-(-int(s) // m) * m for s in shape[-2:])
+    return math.ceil(total[0] * shape[0] * max(H, side) * max(W, side) / side ** 2)
+
+def meta_params(build) -> int:
+    "Number of parameters of the model `build()` makes, built on the meta device: nothing allocated, even for a giant."
+    with torch.device('meta'): return sum(p.numel() for p in build().parameters())
+
+def model_memory(model, shape, training: bool = True) -> int:
+    """Estimated peak bytes to train (`training`) or run `model` on a float32 batch of `shape` (B,C,H,W): weights,
+    gradients, Adam state, activations."""
+    params = sum(p.numel() for p in model.parameters())
+    act = _activation_numel(model, shape) or 0
+    io = 2 * math.prod(int(s) for s in shape)                 # the batch and the output
+    return 4 * ((4 * params + 4 * act + io) if training else (params + 1.25 * act + io))
 
 # %% ../nbs/00_core.ipynb #427ab898
 _INT_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
@@ -117,8 +345,10 @@ def quantize(x: torch.Tensor, bits: int = 8) -> torch.Tensor:
     return (x.clamp(0, 1) * m).round() / m
 
 # %% ../nbs/00_core.ipynb #ce55df61
-def _temp_prefix(path: Path) -> str: return f'.{path.name}.'
+def _temp_prefix(path: Path) -> str: return f'.{path.name}.{os.getpid()}.'
 _TEMP_SUFFIX = '.tmp'
+_TEMP_TAIL = r'(?:(?P<pid>\d+)\.)?[a-z0-9_]{%s}\.tmp'       # PID.XXXXXXXX.tmp (older n2n: no PID)
+_TEMP_RE = re.compile(r'\.(?P<name>.+?)\.' + _TEMP_TAIL % '8')         # a folder scan: mkstemp's 8 characters only
 
 def _fsync_dir(folder: Path) -> None:
     "Flush a folder's entry table so a rename survives a power cut (a no-op where folders cannot be opened, e.g. Windows)."
@@ -147,13 +377,46 @@ def atomic_write(path, mode: str = 'wb'):
         with contextlib.suppress(OSError): os.remove(tmp)
         raise
 
+def _pid_alive(pid: int) -> bool:
+    "Whether process `pid` runs on this machine (unknown → True: the file is kept)."
+    if pid == os.getpid(): return True
+    if os.name == 'posix':
+        try: os.kill(pid, 0)
+        except ProcessLookupError: return False
+        except (PermissionError, OverflowError, OSError): return True
+        return True
+    try:
+        import psutil
+        return psutil.pid_exists(pid)
+    except ImportError: return True
+
+def _stale(p: Path, name: str | None = None) -> bool:
+    "`p` is a temporary file of `atomic_write` (for target `name`, if given) whose writer has ended."
+    if name is None: m = _TEMP_RE.fullmatch(p.name)
+    else: m = re.fullmatch(_TEMP_TAIL % '1,', p.name[len(name) + 2:]) if p.name.startswith(f'.{name}.') else None
+    if not m or not p.is_file(): return False
+    return m['pid'] is None or not _pid_alive(int(m['pid']))
+
+def _remove(paths) -> list[Path]:
+    for p in paths:
+        with contextlib.suppress(OSError): p.unlink()
+    return paths
+
 def remove_stale_temps(path) -> list[Path]:
     "Delete the temporary files that a killed `atomic_write(path)` left beside `path`; returns them."
     path = Path(path)
-    stale = list(path.parent.glob(f'{glob.escape(_temp_prefix(path))}*{_TEMP_SUFFIX}')) if path.parent.is_dir() else []
-    for p in stale:
-        with contextlib.suppress(OSError): p.unlink()
-    return stale
+    if not path.parent.is_dir(): return []
+    found = path.parent.glob(f'{glob.escape("." + path.name + ".")}*{_TEMP_SUFFIX}')
+    return _remove([p for p in found if _stale(p, path.name)])
+
+def remove_stale_temps_in(folder, recursive: bool = True) -> list[Path]:
+    "Delete the temporary files of killed `atomic_write`s in `folder` (and its subfolders); returns them."
+    folder = Path(folder)
+    if not folder.is_dir(): return []
+    found = []
+    for d, _, files in (os.walk(folder) if recursive else [(folder, None, os.listdir(folder))]):
+        found += [Path(d) / f for f in files if f.endswith(_TEMP_SUFFIX) and f.startswith('.') and _stale(Path(d) / f)]
+    return _remove(found)
 
 # %% ../nbs/00_core.ipynb #7b01b60d
 def save_figure(fig, path, dpi: int = 80) -> Path:
@@ -169,29 +432,62 @@ class ImageReadError(ValueError):
 
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.tif', '.tiff', '.bmp', '.webp')
 
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],      # EXIF tag 274, as Pillow
+           5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+           8: lambda a: np.rot90(a, 1)}
+
+def _frames_error(path, n: int, what: str) -> ImageReadError:
+    return ImageReadError(f"{path}: holds {n} {what}; n2n reads one picture per file and refuses rather than drop the "
+                          "others: save each one as its own file")
+
+def _header_check(path, shape, itemsize: int) -> None:
+    "Refuse before decoding when the picture the header describes (and one converted copy) would not fit in memory."
+    what = f"{path} ({'×'.join(map(str, shape))} pixels×channels)"
+    check_memory(2 * math.prod(int(s) for s in shape) * itemsize, what)
+
+def _read_tiff(path) -> np.ndarray:
+    import tifffile
+    with tifffile.TiffFile(path) as tif:
+        pages = [p for p in tif.pages if not getattr(p, 'is_reduced', False)]   # reduced-size previews are no pictures
+        if len(pages) > 1: raise _frames_error(path, len(pages), 'pages')
+        page = pages[0] if pages else tif.pages[0]
+        _header_check(path, page.shape, np.dtype(page.dtype).itemsize)
+        a = page.asarray()
+        orient = page.tags.get(274)
+        orient = int(orient.value) if orient is not None else 1
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 2, 3, 4): a = a.transpose(1, 2, 0)  # planar
+    return np.ascontiguousarray(_ORIENT[orient](a)) if orient in _ORIENT else a
+
+def _read_pil(path) -> np.ndarray:
+    from PIL import Image, ImageOps
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', Image.DecompressionBombWarning)   # the memory check below decides instead
+        with Image.open(path) as im:
+            n = getattr(im, 'n_frames', 1)
+            if n > 1 and im.format != 'MPO': raise _frames_error(path, n, 'frames (an animation or a multi-page file)')
+            depth = 4 if im.mode in ('I', 'F') else 2 if 'I;16' in im.mode else 1
+            _header_check(path, (*im.size[::-1], len(im.getbands())), depth)
+            im.load()
+            if im.getexif().get(274, 1) in _ORIENT: im = ImageOps.exif_transpose(im)
+            if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
+            elif im.mode in ('I;16', 'I;16B', 'I;16L'): return np.asarray(im).astype(np.uint16)
+            elif im.mode == 'I': return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
+            elif im.mode == 'CMYK': im = im.convert('RGB')
+            elif im.mode == '1': im = im.convert('L')
+            return np.asarray(im)
+
 def read_image(path) -> np.ndarray:
-    "Read an image file into a NumPy array `(H,W)` or `(H,W,C)`: uint8/uint16 as stored, float for float TIFFs."
+    "An image file as a NumPy array `(H,W)` or `(H,W,C)`: uint8/uint16 as stored, float for float TIFFs, upright."
     path = Path(path)
     if not path.exists(): raise ImageReadError(f"{path}: no such file")
     if path.is_dir(): raise ImageReadError(f"{path}: is a directory, not an image file")
     if path.stat().st_size == 0: raise ImageReadError(f"{path}: empty file")
-    try:
-        if path.suffix.lower() in ('.tif', '.tiff'):
-            import tifffile
-            a = tifffile.imread(path)
-        else:
-            from PIL import Image
-            with Image.open(path) as im:
-                im.load()
-                if im.mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
-                elif im.mode in ('I;16', 'I;16B', 'I;16L'): return np.asarray(im).astype(np.uint16)
-                elif im.mode == 'I': return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
-                elif im.mode == 'CMYK': im = im.convert('RGB')
-                elif im.mode == '1': im = im.convert('L')
-                a = np.asarray(im)
+    try: a = _read_tiff(path) if path.suffix.lower() in ('.tif', '.tiff') else _read_pil(path)
+    except (ImageReadError, MemoryEstimateError): raise
     except Exception as e:
-        raise ImageReadError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
-    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 2, 3, 4): a = a.transpose(1, 2, 0)
+        lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+        raise ImageReadError(f"{path}: not a readable image ({type(e).__name__}: {lines[0] if lines else ''})") \
+            from None
     if a.ndim not in (2, 3) or a.size == 0: raise ImageReadError(f"{path}: unsupported image layout {a.shape}")
     return a
 
@@ -209,7 +505,9 @@ def write_image(path, img) -> Path:
     with atomic_write(path) as f:
         if ext in ('.tif', '.tiff'):
             import tifffile
-            tifffile.imwrite(f, img)
+            c = img.shape[-1] if img.ndim == 3 else 1      # say what samples are: one page, samples last, alpha marked
+            kw = dict(photometric='rgb' if c >= 3 else 'minisblack', planarconfig='contig') if img.ndim == 3 else {}
+            tifffile.imwrite(f, img, **kw, **({'extrasamples': ['unassalpha']} if c in (2, 4) else {}))
         else:
             from PIL import Image
             Image.fromarray(img).save(f, format=Image.registered_extensions()[ext])

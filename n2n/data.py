@@ -4,12 +4,12 @@
 
 # %% ../nbs/02_data.ipynb #b3faaa6e
 from __future__ import annotations
-import hashlib, json, os, re, sys, tempfile, urllib.parse, urllib.request
+import hashlib, json, os, re, sys, urllib.parse, urllib.request
 from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset, get_worker_info
-from .core import IMAGE_EXTS, image_to_tensor, make_generator, read_image
+from .core import IMAGE_EXTS, image_to_tensor, make_generator, read_image, check_memory
 
 # %% auto #0
 __all__ = ['EMBEDDED_COLOR', 'EMBEDDED_GRAY', 'DATASETS', 'EMBEDDED_TRAIN', 'embedded_image', 'embedded_images', 'list_images',
@@ -142,6 +142,16 @@ class RandomCrops(Dataset):
         self.crop, self.channels, self.augment, self.seed = _crop_size(crop), channels, augment, seed
         self.length = n if length is None else int(length)
         self.generator = make_generator(seed)
+        if self.crop is not None:                  # every item pads (small images) and converts its crop of each list
+            h, w = self.crop
+            nbytes = sum(h * w * max(_n_channels(im) for im in st) * (st[0].itemsize + 16) for st in self.stacks)
+            if nbytes > 2**28: check_memory(nbytes, f"crop={crop!r}", hint="every item is a crop of this size")
+
+    def item_shape(self) -> tuple:
+        "(C, h, w) of the largest item's input, without drawing one (whole images: the largest image)."
+        c = self.channels or max(_n_channels(im) for im in self.images)
+        if self.crop is not None: return (c, *self.crop)
+        return (c, max(im.shape[0] for im in self.images), max(im.shape[1] for im in self.images))
 
     @property
     def images(self) -> list: return self.stacks[0]
@@ -305,8 +315,11 @@ def _entry(name: str) -> tuple[str, dict]:
 
 # %% ../nbs/02_data.ipynb #75601f76
 def data_root(root=None) -> Path:
-    "Folder holding the benchmark sets: `root`, else `$N2N_DATA`, else `~/.cache/n2n/datasets`."
-    return Path(root or os.environ.get('N2N_DATA') or Path.home()/'.cache'/'n2n'/'datasets').expanduser()
+    "Folder holding the benchmark sets: `root`, else `$N2N_DATA`, else the user cache (Linux: `~/.cache/n2n/datasets`)."
+    if root or os.environ.get('N2N_DATA'): return Path(root or os.environ['N2N_DATA']).expanduser()
+    import pooch
+    return Path(pooch.os_cache('n2n'))/'datasets'
+
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -324,19 +337,32 @@ def verify_dataset(name: str, root=None) -> list[str]:
         elif (h := _sha256(p)) != f['sha256']: problems.append(f"{p}: sha256 mismatch: expected {f['sha256']}, got {h}")
     return problems
 
-def _download(url: str, dest: Path, sha256: str) -> None:
-    "Fetch `url` into a temporary file beside `dest`, check its SHA-256, then rename it to `dest`."
-    fd, tmp = tempfile.mkstemp(prefix=f'.{dest.name}.', suffix='.part', dir=dest.parent)
-    try:
-        h = hashlib.sha256()
-        try:
-            with os.fdopen(fd, 'wb') as out, urllib.request.urlopen(url, timeout=60) as r:
-                while chunk := r.read(1 << 20): h.update(chunk); out.write(chunk)
-        except OSError as e: raise DatasetError(f"could not download {url}: {e}") from e
-        if h.hexdigest() != sha256: raise DatasetError(f"{url}: downloaded data has sha256 {h.hexdigest()}, expected {sha256}; not saved")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
+def _copy_file_url(url: str, output_file: str, pooch_obj=None) -> None:
+    "A pooch downloader for `file://` mirrors (a shared folder): copy the file."
+    src = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+    try: data = src.read_bytes()
+    except OSError as e: raise DatasetError(f"could not download {url}: {e.strerror or e}") from None
+    with open(output_file, 'wb') as f: f.write(data)
+
+def _fetch(url: str, dest: Path, sha256: str, retries: int = 2) -> None:
+    """Download `url` to `dest` with pooch: into a temporary file, retried `retries` times, checked against `sha256`,
+    then renamed. A failed or corrupt download leaves nothing; `DatasetError` says why in one line."""
+    import logging, pooch, requests
+    logger = pooch.get_logger(); level = logger.level
+    p = pooch.create(path=dest.parent, base_url='', registry={dest.name: f'sha256:{sha256}'}, urls={dest.name: url},
+                     retry_if_failed=retries)
+    downloader = _copy_file_url if url.startswith('file:') else pooch.HTTPDownloader(progressbar=False, timeout=60)
+    logger.setLevel(logging.WARNING)                            # pooch announces every file; the caller shows progress
+    try: p.fetch(dest.name, downloader=downloader)
+    except DatasetError: raise
+    except ValueError as e:
+        if 'hash' not in str(e).lower(): raise DatasetError(f"could not download {url}: {e}") from None
+        raise DatasetError(f"{url}: the downloaded data does not have the manifest's sha256 {sha256}; not saved") \
+            from None
+    except (OSError, requests.exceptions.RequestException) as e:
+        why = str(e).splitlines()[0] if str(e) else ''
+        raise DatasetError(f"could not download {url}: {type(e).__name__}: {why}") from None
+    finally: logger.setLevel(level)
 
 def dataset_dir(name: str, root=None, download: bool = False, verify: bool = True, base_url: str | None = None,
                 progress: bool = True) -> Path:
@@ -348,7 +374,8 @@ def dataset_dir(name: str, root=None, download: bool = False, verify: bool = Tru
         from tqdm.auto import tqdm
         d.mkdir(parents=True, exist_ok=True)
         for f in tqdm(missing, desc=f'downloading {name}', unit='file', disable=not progress):
-            _download(f"{base_url.rstrip('/')}/{name}/{urllib.parse.quote(f['name'])}" if base_url else f['url'], d/f['name'], f['sha256'])
+            url = f"{base_url.rstrip('/')}/{name}/{urllib.parse.quote(f['name'])}" if base_url else f['url']
+            _fetch(url, d/f['name'], f['sha256'])
     problems = verify_dataset(name, root) if verify else [f"{d/f['name']}: missing" for f in entry['files'] if not (d/f['name']).is_file()]
     if problems:
         hint = (f"\nTo fetch missing files from {entry['source']} (commit {entry['commit'][:7]}): dataset_dir({name!r}, download=True)"

@@ -9,20 +9,28 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
-from .core import get_device, image_to_tensor, seed_everything, atomic_write, resolve_precision, quantize, save_figure
+from .core import (get_device, image_to_tensor, seed_everything, atomic_write, resolve_precision, quantize,
+                      save_figure, PRECISIONS, Opt, options, check_options, check_memory, meta_params)
 from .noise import Gaussian
 from .data import NoisyPairs, embedded_images, noisy_copies
 from .metrics import psnr, evaluate
 from .unet import UNet
-from .engine import FitConfig, learner
+from .engine import FitConfig, learner, SEED
 from .inference import denoise
 from .classic import classic_denoise
 from .checkpoint import save_checkpoint
 
 # %% auto #0
-__all__ = ['N2N', 'N2N_ENSEMBLE', 'DemoConfig', 'comparison_figure', 'loss_figure', 'markdown_table', 'run_demo', 'demo']
+__all__ = ['DEMO_OPTIONS', 'N2N', 'N2N_ENSEMBLE', 'DemoConfig', 'comparison_figure', 'loss_figure', 'markdown_table', 'run_demo',
+           'demo']
 
 # %% ../nbs/09_demo.ipynb #b941cb74
+_POS = lambda kind=int: Opt(kind, 0, lo_open=True, none=False)
+DEMO_OPTIONS = dict(test_sigma=Opt(float, 0, none=False), features=_POS(), depth=Opt(int, 1, 8, none=False),
+                    crop=_POS(), batch_size=_POS(), lr=_POS(float), steps=_POS(), seconds=Opt(float, 0, lo_open=True),
+                    ensemble=Opt(bool, none=False), seed=SEED, device=Opt(check=get_device),
+                    precision=Opt(choices=PRECISIONS, none=False))
+
 @dataclass
 class DemoConfig:
     "Everything `run_demo` does, in one place (saved into the report)."
@@ -47,10 +55,8 @@ class DemoConfig:
     def __post_init__(self):
         overlap = set(self.train_images) & set(self.test_images)
         if overlap: raise ValueError(f"train and test images overlap: {sorted(overlap)}")
-        if self.test_sigma < 0: raise ValueError(f"test_sigma must be >= 0, got {self.test_sigma}")
-        if self.seconds is not None and not self.seconds > 0: raise ValueError(f"seconds must be > 0, got {self.seconds}")
-        if self.steps < 1: raise ValueError(f"steps must be >= 1, got {self.steps}")
-        resolve_precision(self.precision)
+        for k, v in check_options(DEMO_OPTIONS, {k: getattr(self, k) for k in DEMO_OPTIONS}).items():
+            setattr(self, k, v)
 
 # %% ../nbs/09_demo.ipynb #3c8fce6b
 def _crop_box(h, w, size):
@@ -96,8 +102,10 @@ N2N, N2N_ENSEMBLE = 'N2N U-Net (ours)', 'N2N U-Net, 8-fold self-ensemble (ours)'
 def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progress: bool = True) -> dict:
     "Train a Noise2Noise U-Net on embedded images, evaluate on held-out ones, write report.md, figures and model.pt to `out`."
     cfg = cfg or DemoConfig()
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
     device = get_device(cfg.device)
+    n = meta_params(lambda: UNet(3, features=cfg.features, depth=cfg.depth, residual=cfg.residual))   # not allocated
+    check_memory(16 * n, f"features={cfg.features} (weights, gradients, Adam state)", device)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if device.type == 'cpu': torch.set_num_threads(max(1, os.cpu_count() or 1))
     t_start = time.time()
     seed_everything(cfg.seed)
@@ -159,6 +167,7 @@ PSNR per image (dB):
 
 # %% ../nbs/09_demo.ipynb #c030f7d5
 @call_parse
+@options(**{k: DEMO_OPTIONS[k] for k in ('steps', 'seconds', 'features', 'precision', 'seed', 'device')})
 def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.png, loss.png, model.pt
          steps: int = 2000,          # training steps (batches of 8 crops of 96x96)
          seconds: float = None,      # optional wall-clock cap on training, in seconds
@@ -174,7 +183,8 @@ def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.pn
     get_device(device)  # fail early on an unavailable device
     cap = f" (at most {seconds:.0f} s)" if seconds else ""
     print(f"n2n demo: training a Noise2Noise U-Net for {steps} steps{cap}; results go to {Path(out).resolve()}")
-    res = run_demo(out, cfg, progress=not quiet)
+    from n2n.cli import output_folder, _no_bars
+    with output_folder(out): res = run_demo(out, cfg, progress=not _no_bars(quiet))    # failed: no new folder is left
     print(res['report'].split('\n\nPSNR per image')[0])
     print(f"\nReport: {Path(out).resolve() / 'report.md'}\nFigure: {Path(out).resolve() / 'comparison.png'}")
     return res

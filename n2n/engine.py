@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_engine.ipynb #f8deeb06
 from __future__ import annotations
-import math, signal, threading, time
+import math, os, signal, threading, time
 from contextlib import nullcontext
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -14,16 +14,17 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from fastcore.basics import patch_to
-from .core import get_device, resolve_precision, remove_stale_temps
+from .core import (get_device, resolve_precision, remove_stale_temps, PRECISIONS, Opt, check_options, check_number,
+                      check_memory, model_memory)
 from .data import _mix_seed
 from .checkpoint import (CheckpointError, save_checkpoint, load_checkpoint, check_compatible, noise_to_dict, rng_state,
                             set_rng_state, generator_states, set_generator_states, _norm)
 
 # %% auto #0
-__all__ = ['PIXEL_LOSSES', 'RESUME_FREE', 'model_image', 'Objective', 'pixel_loss_map', 'TargetLoss', 'FitConfig', 'lr_factor',
-           'EpochBatches', 'as_batch', 'Callback', 'StopTraining', 'Learner', 'LRSchedule', 'Anneal', 'TimeBudget',
-           'Precision', 'Compile', 'Checkpoint', 'ProgressBar', 'LogLine', 'StopOnEvent', 'GracefulInterrupt',
-           'dist_env', 'Distributed', 'learner', 'fit']
+__all__ = ['PIXEL_LOSSES', 'SEED', 'FIT_OPTIONS', 'RESUME_FREE', 'model_image', 'Objective', 'pixel_loss_map', 'TargetLoss',
+           'FitConfig', 'lr_factor', 'EpochBatches', 'as_batch', 'Callback', 'StopTraining', 'Learner', 'LRSchedule',
+           'Anneal', 'TimeBudget', 'Precision', 'Compile', 'Checkpoint', 'ProgressBar', 'LogLine', 'StopOnEvent',
+           'GracefulInterrupt', 'dist_env', 'Distributed', 'learner', 'fit']
 
 # %% ../nbs/06_engine.ipynb #7b7278a4
 def model_image(out) -> torch.Tensor:
@@ -71,13 +72,15 @@ class TargetLoss(Objective):
 
 # %% ../nbs/06_engine.ipynb #cae2f78f
 def _check_positive(name, v, integer=False, allow_zero=False, allow_none=False):
-    if v is None and allow_none: return v
-    ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
-    if ok and integer: ok = float(v) == int(v)
-    if not ok or v < 0 or (v == 0 and not allow_zero):
-        kind = 'an integer' if integer else 'a number'
-        raise ValueError(f"{name} must be {kind} {'>= 0' if allow_zero else '> 0'}{' or None' if allow_none else ''}, got {v!r}")
-    return int(v) if integer else float(v)
+    "`v` > 0 (>= 0 with `allow_zero`), an integer when `integer`: `n2n.core.check_number`, the kit's one number check."
+    return check_number(name, v, 0, lo_open=not allow_zero, integer=integer, none=allow_none)
+
+SEED = Opt(int, 0, 2**63 - 1, none=False)
+FIT_OPTIONS = dict(steps=Opt(int, 0, lo_open=True, none=False), batch_size=Opt(int, 0, lo_open=True, none=False),
+                   lr=Opt(float, 0, lo_open=True, none=False), rampdown=Opt(float, 0, 1, none=False),
+                   max_seconds=Opt(float, 0, lo_open=True), precision=Opt(choices=PRECISIONS, none=False),
+                   channels_last=Opt(bool, none=False), compile=Opt(bool, none=False),
+                   num_workers=Opt(int, 0, none=False), seed=SEED, log_every=Opt(int, 0, lo_open=True, none=False))
 
 @dataclass
 class FitConfig:
@@ -97,15 +100,11 @@ class FitConfig:
     log_every: int = 10              # steps per history point
 
     def __post_init__(self):
-        for k in ('steps', 'batch_size', 'log_every'): setattr(self, k, _check_positive(k, getattr(self, k), integer=True))
-        self.lr = _check_positive('lr', self.lr)
-        self.max_seconds = _check_positive('max_seconds', self.max_seconds, allow_none=True)
-        self.num_workers = _check_positive('num_workers', self.num_workers, integer=True, allow_zero=True)
-        self.seed = int(self.seed)
-        if not 0 <= self.rampdown <= 1: raise ValueError(f"rampdown must be in [0, 1], got {self.rampdown}")
+        "Every setting checked by its rule in `FIT_OPTIONS` (the command line checks its flags with the same rules)."
+        for k, v in check_options(FIT_OPTIONS, {k: getattr(self, k) for k in FIT_OPTIONS}).items(): setattr(self, k, v)
         self.betas = tuple(self.betas)
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas): raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
-        resolve_precision(self.precision)                      # validates the name
+        if len(self.betas) != 2: raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        for b in self.betas: check_number('betas', b, 0, 1, hi_open=True)
 
 def lr_factor(step: float, total: float, rampdown: float = 0.3) -> float:
     "Learning-rate multiplier at `step` of `total`: 1, then a cosine ramp-down to 0 over the last `rampdown` fraction."
@@ -218,11 +217,35 @@ def _adam(params, cfg):
     try: return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, fused=True)
     except (RuntimeError, TypeError, ValueError): return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
 
+def _item_shape(data) -> tuple | None:
+    "(C, H, W) of an item's input: `data.item_shape()` (n2n datasets), else item 0, its random draws undone."
+    if hasattr(data, 'item_shape'): return tuple(data.item_shape())
+    try:
+        states = generator_states(data)
+        item = data[0]
+        set_generator_states(data, states)
+        x = item['input'] if isinstance(item, dict) else item[0]
+        return tuple(x.shape)
+    except Exception: return None
+
+@patch_to(Learner)
+def check_memory(self, device=None) -> int | None:
+    """Refuse (`n2n.core.MemoryEstimateError`) a run whose estimated peak (`n2n.core.model_memory` of one batch) exceeds
+    the device's free memory; returns the estimate."""
+    shape = _item_shape(self.data)
+    if shape is None: return None
+    b = max(self.cfg.batch_size // int(os.environ.get('WORLD_SIZE', 1)), 1)   # one process's share (torchrun)
+    need = model_memory(self.model, (b, *shape))
+    what = f"training {type(self.model).__name__} on batches of batch_size={b} items of {'×'.join(map(str, shape))}"
+    check_memory(need, what, device or self.cfg.device, hint='lower the batch or crop size, or use a narrower model')
+    return need
+
 @patch_to(Learner)
 def fit(self) -> dict:
     "Train until `cfg.steps` (or a stop); returns the history. The model is left in evaluation mode."
     cfg = self.cfg
     self.device = get_device(cfg.device)
+    self.check_memory(self.device)
     self.model.to(self.device).train()
     self.net = self.model
     self.opt = _adam([p for p in self.model.parameters() if p.requires_grad], cfg)

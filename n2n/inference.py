@@ -8,12 +8,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
-from .core import get_device, image_to_tensor, tensor_to_image, split_alpha, autocast, resolve_precision
+from .core import (get_device, image_to_tensor, tensor_to_image, split_alpha, autocast, resolve_precision,
+                      check_memory, model_memory)
 from .engine import model_image
 from .unet import UNet
 
 # %% auto #0
-__all__ = ['TILE_AUTO_PIXELS', 'receptive_radius', 'denoise']
+__all__ = ['TILE_AUTO_PIXELS', 'receptive_radius', 'denoise_memory', 'check_denoise_memory', 'denoise']
 
 # %% ../nbs/07_inference.ipynb #7ea0e70f
 TILE_AUTO_PIXELS = 1024 * 1024   # images larger than this are tiled when tile=None
@@ -61,6 +62,31 @@ def _run_tiled(model, x, device, batch_size, tile, overlap, progress, precision=
         out[..., cy0:cy1, cx0:cx1] = pred[..., cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
     return out
 
+def _tiling(model, H: int, W: int, tile, overlap) -> tuple:
+    "(tile, overlap) in pixels: `None` resolved (512 for images over `TILE_AUTO_PIXELS`, else 0; the receptive radius)."
+    if tile is None: tile = 512 if H * W > TILE_AUTO_PIXELS else 0
+    if overlap is None: overlap = receptive_radius(model) or 64
+    return tile, overlap
+
+def denoise_memory(model: nn.Module, shape, tile: int | None = None, overlap: int | None = None, batch_size: int = 8,
+                   ensemble: bool = False) -> int:
+    """Estimated peak bytes of `denoise` on a float batch `shape` (B,C,H,W): one batch of windows through `model`, the
+    image and its outputs."""
+    B, C, H, W = shape
+    tile, overlap = _tiling(model, H, W, tile, overlap)
+    m = getattr(model, 'multiple', 1) or 1
+    side = lambda n: n if not tile else min(n, _round_up(tile, m) + 2 * _round_up(overlap, m))
+    net = model_memory(model, (min(batch_size, B), C, side(H), side(W)), training=False)
+    return int(net + 4 * B * C * H * W * (4 if ensemble else 3))
+
+def check_denoise_memory(model: nn.Module, shape, tile: int | None = None, overlap: int | None = None,
+                         batch_size: int = 8, ensemble: bool = False, device=None, what: str = 'denoising') -> None:
+    "Refuse (`n2n.core.MemoryEstimateError`) an image `denoise` could not process in `device`'s memory; names the tile."
+    tile_, _ = _tiling(model, shape[-2], shape[-1], tile, overlap)
+    need = denoise_memory(model, shape, tile, overlap, batch_size, ensemble)
+    check_memory(need, f"{what} a {shape[-2]}×{shape[-1]} image with tile={tile_}{' (no tiling)' if not tile_ else ''}",
+                 device, hint='use a smaller tile (tile=512; 0 means no tiling)')
+
 @torch.inference_mode()
 def denoise(model: nn.Module, image, device=None, batch_size: int = 8, tile: int | None = None, overlap: int | None = None,
             progress: bool = False, precision: str = 'auto', channels_last: bool = True, ensemble: bool = False):
@@ -88,10 +114,10 @@ def denoise(model: nn.Module, image, device=None, batch_size: int = 8, tile: int
     if c == cin: inp = x
     elif c == 1: inp = x.repeat(1, cin, 1, 1)
     elif cin == 1: inp = x.mean(1, keepdim=True)
-    else: raise ValueError(f"model takes {cin} channels, image has {c}")
+    else: raise ValueError(f"the model takes {cin} channels but the image has {c}")
     H, W = inp.shape[-2:]
-    if tile is None: tile = 512 if H * W > TILE_AUTO_PIXELS else 0
-    if overlap is None: overlap = receptive_radius(model) or 64
+    check_denoise_memory(model, tuple(inp.shape), tile, overlap, batch_size, ensemble, device)
+    tile, overlap = _tiling(model, H, W, tile, overlap)
     run = lambda t: (_run_tiled(model, t, device, batch_size, tile, overlap, progress, precision, channels_last) if tile
                      else _run(model, t, device, batch_size, precision, channels_last))
     try: out = torch.stack([_undihedral(run(_dihedral(inp, k)), k) for k in range(8)]).mean(0) if ensemble else run(inp)

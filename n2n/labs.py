@@ -162,11 +162,14 @@ def make_student_labs(src='nbs/labs', dst=None) -> list[Path]:
     "Write the student versions of the labs in `src` to `dst` (default `src/student`), with `.notest` and README.md; returns the notebooks written."
     versions = student_versions(src)
     dst = Path(dst) if dst else Path(src) / 'student'
+    from n2n.core import atomic_write, remove_stale_temps_in
     dst.mkdir(parents=True, exist_ok=True)
-    (dst / '.notest').write_text('')
-    (dst / 'README.md').write_text(STUDENT_README)
+    remove_stale_temps_in(dst, recursive=False)                 # what killed writes of ours left there
+    def write(name, text):
+        with atomic_write(dst / name, 'w') as f: f.write(text)
+    write('.notest', ''); write('README.md', STUDENT_README)
     for stale in set(p.name for p in dst.glob('*.ipynb')) - set(versions): (dst / stale).unlink()
-    for name, text in versions.items(): (dst / name).write_text(text, encoding='utf-8')
+    for name, text in versions.items(): write(name, text)
     return [dst / n for n in versions]
 
 def check_labs(src='nbs/labs', dst=None) -> list[str]:

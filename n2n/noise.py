@@ -9,7 +9,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import make_generator
+from .core import make_generator, check_number, check_memory
 
 # %% auto #0
 __all__ = ['NOISE_MODELS', 'gaussian_blur', 'NoiseModel', 'Gaussian', 'Poisson', 'Bernoulli', 'Impulse', 'SaltPepper', 'Speckle',
@@ -31,16 +31,7 @@ def _as_batch(clean):
     x = _check_image(clean)
     return (x[None], True) if x.ndim == 3 else (x, False)
 
-def _check_num(name, v, lo=None, hi=None, lo_open=False, hi_open=False):
-    "Return the number `v` if it is finite and in the interval, else raise a `ValueError` naming `name`."
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        raise ValueError(f"{name} must be a finite number, got {v!r}")
-    if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and (v >= hi if hi_open else v > hi)):
-        if lo is not None and hi is not None: allowed = f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
-        elif lo is not None: allowed = f"{'>' if lo_open else '>='} {lo}"
-        else: allowed = f"{'<' if hi_open else '<='} {hi}"
-        raise ValueError(f"{name} must be {allowed}, got {v!r}")
-    return v
+_check_num = check_number   # the kit's one number check (n2n.core): finite, in its interval, representable in float32
 
 def _check_num_or_range(name, v, lo=0, lo_open=False, hi=None, hi_open=False):
     "A number, or a `(low, high)` pair (returned as a tuple) to draw from uniformly per image; both ends validated."
@@ -63,13 +54,25 @@ def _per_image(v, B, g, like):
     if isinstance(v, tuple): return v[0] + (v[1] - v[0]) * _rand(g, (B, 1, 1, 1), like)
     return torch.full((B, 1, 1, 1), float(v), device=like.device)
 
+def _radius(sigma, truncate=3.0) -> int: return int(truncate * sigma + 0.5)
+
+def _canvas_bytes(shape, sigma) -> int:
+    """Peak bytes of a separable Gaussian filter of std `sigma` px over a batch `shape` (B,C,H,W): the canvas grown by
+    its radius on every side, one pass, the result, and the kernel."""
+    B, C, H, W = shape[-4:] if len(shape) >= 4 else (1, *shape)
+    r = _radius(sigma)
+    return 4 * B * C * ((H + 2 * r) * (W + 2 * r) + (H + 2 * r) * W + H * W) + 16 * (2 * r + 1)
+
 def _gauss1d(sigma, truncate=3.0) -> torch.Tensor:
     "Normalised 1-D Gaussian kernel (float32, sums to 1) of std `sigma` px and radius `int(truncate·sigma + 0.5)`, as scipy."
-    r = int(truncate * sigma + 0.5)
+    r = _radius(sigma, truncate)
     if r == 0: return torch.ones(1)
     t = torch.arange(-r, r + 1, dtype=torch.float64)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     return (k / k.sum()).float()
+
+_CHECK_ABOVE = 2**28   # estimates above 256 MiB are checked against the memory available
+_KERNEL_HINT = "a Gaussian of std s px is computed 3s px beyond every edge of the image"
 
 def _sep_conv(x, k):
     "Valid (unpadded) convolution of every channel of `x` (B,C,H,W) with the separable 2-D kernel k⊗k."
@@ -81,6 +84,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     "Blur each channel of `x` (C,H,W) or (B,C,H,W) with a Gaussian of std `sigma` **pixels** (edges replicated); float32, same shape."
     _check_num('sigma', sigma, 0)
     xb, single = _as_batch(x)
+    if (n := _canvas_bytes(xb.shape, sigma)) > _CHECK_ABOVE:
+        check_memory(n, f"gaussian_blur(sigma={sigma}) of a {xb.shape[-2]}×{xb.shape[-1]} image", hint=_KERNEL_HINT)
     k = _gauss1d(sigma); r = len(k) // 2
     y = _sep_conv(F.pad(xb, (r, r, r, r), mode='replicate'), k) if r else xb.clone()
     return y[0] if single else y
@@ -108,12 +113,24 @@ class NoiseModel:
         return x, single, make_generator(None, x.device) if generator is None else generator
 
     def _finish(self, y, single):
+        if not bool(torch.isfinite(y).all()):
+            raise FloatingPointError(f"{self!r} produced NaN or Inf values: its parameters are too extreme for float32")
         if self.clip: y = y.clamp(0, 1)
         return y[0] if single else y
+
+    def memory(self, shape) -> int:
+        "Estimated peak bytes of `sample` on a batch of `shape` (B,C,H,W) or (C,H,W): a few float32 copies of it."
+        return 16 * math.prod(shape)
+
+    def check_memory(self, shape) -> None:
+        "Refuse (`n2n.core.MemoryEstimateError`, naming the parameters) when `memory(shape)` exceeds what is available."
+        if (n := self.memory(shape)) > _CHECK_ABOVE:
+            check_memory(n, f"{self!r} on a {shape[-2]}×{shape[-1]} image", hint=getattr(self, '_memory_hint', ''))
 
     def sample(self, clean: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         "One noisy realization of `clean` (C,H,W) or (B,C,H,W), float in [0,1] → float32, same shape; drawn from `generator`."
         x, single, g = self._prepare(clean, generator)
+        self.check_memory(x.shape)
         return self._finish(self._sample(x, g), single)
 
     def __call__(self, clean, generator=None): return self.sample(clean, generator)
@@ -143,6 +160,7 @@ class _Masked(NoiseModel):
     def sample_with_mask(self, clean: torch.Tensor, generator: torch.Generator | None = None):
         "`(noisy, mask)`: `mask` is bool, one channel ((1,H,W) or (B,1,H,W)), True where the pixel was corrupted."
         x, single, g = self._prepare(clean, generator)
+        self.check_memory(x.shape)
         y, m = self._sample_mask(x, g)
         return self._finish(y, single), (m[0] if single else m)
 
@@ -280,6 +298,8 @@ class Correlated(NoiseModel):
     name = 'correlated'; _params = ('sigma', 'length')
     def __init__(self, sigma=25, length=2.0, clip=False):
         self.sigma, self.length, self.clip = _check_num('sigma', sigma, 0), _check_num('length', length, 0), bool(clip)
+    _memory_hint = _KERNEL_HINT
+    def memory(self, shape): return _canvas_bytes(shape, self.length) + 8 * math.prod(shape)
     def _sample(self, x, g): return x + self.sigma / 255 * _correlated_randn(g, x.shape, self.length, x)
     def mean(self, clean): return _check_image(clean).clone()
     def var(self, clean): return torch.full_like(_check_image(clean), (self.sigma / 255) ** 2)
@@ -362,6 +382,8 @@ class Blur(NoiseModel):
     def __init__(self, sigma=1.5, noise_sigma=0, clip=False):
         self.sigma, self.noise_sigma = _check_num('sigma', sigma, 0), _check_num('noise_sigma', noise_sigma, 0)
         self.clip = bool(clip)
+    _memory_hint = _KERNEL_HINT
+    def memory(self, shape): return _canvas_bytes(shape, self.sigma) + 8 * math.prod(shape)
     def _sample(self, x, g):
         y = gaussian_blur(x, self.sigma)
         return y + self.noise_sigma / 255 * _randn(g, x.shape, x) if self.noise_sigma else y
@@ -375,6 +397,10 @@ class Distortion(NoiseModel):
     def __init__(self, strength=2.0, smoothness=8.0, clip=False):
         self.strength, self.smoothness = _check_num('strength', strength, 0), _check_num('smoothness', smoothness, 0)
         self.clip = bool(clip)
+    _memory_hint = _KERNEL_HINT
+    def memory(self, shape):
+        B, C, H, W = shape[-4:] if len(shape) >= 4 else (1, *shape)
+        return _canvas_bytes((B, 2, H, W), self.smoothness) + 4 * B * H * W * (2 + 2 + 2 * C)
     def _sample(self, x, g):
         B, C, H, W = x.shape
         d = self.strength * _correlated_randn(g, (B, 2, H, W), self.smoothness, x)          # (dx, dy) in pixels

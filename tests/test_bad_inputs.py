@@ -143,7 +143,7 @@ MORE_ERROR_CASES = {
     'bare state_dict as model':            ('denoise', lambda f, o: [f['bare'], f['img'], '--out', o], 'bare state_dict'),
     'output directory not writable (noise)': ('noise', lambda f, o: [f['img'].parent, f['unwritable']], 'cannot write to output folder'),
     'same input and output folder (noise)': ('noise', lambda f, o: [f['img'].parent, f['img'].parent], 'is IN_DIR'),
-    'negative tile size':                  ('denoise', lambda f, o: [f['model'], f['img'], '--out', o, '--tile', '-1'], 'tile must be >= 0'),
+    'negative tile size':                  ('denoise', lambda f, o: [f['model'], f['img'], '--out', o, '--tile', '-1'], 'tile must be an integer >= 0'),
     'resume without a checkpoint':         ('train', lambda f, o: ['--resume', '--out', o], 'nothing to resume'),
     'pairs folder without b/':             ('train', lambda f, o: [f['root'] / 'pairs', '--pairs', '--out', o], 'must hold subfolders a/'),
     'unknown config setting':              ('train', lambda f, o: ['--config', f['badconfig'], '--out', o], 'unknown setting stepz'),

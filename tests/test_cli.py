@@ -20,7 +20,7 @@ def test_demo_help():
 @pytest.mark.parametrize('args,msg', [
     (['nonsense'], "unknown command 'nonsense'"),
     (['demo', '--seconds', '-1', '--quiet'], 'seconds must be > 0'),
-    (['demo', '--steps', '0', '--quiet'], 'steps must be >= 1'),
+    (['demo', '--steps', '0', '--quiet'], 'steps must be an integer > 0, got 0'),
     (['demo', '--precision', 'fp16', '--quiet'], 'precision must be one of auto, bf16, fp32'),
     (['demo', '--seconds', 'abc'], 'invalid float value'),
 ])
@@ -132,8 +132,8 @@ def test_train_recipe_tiny_run(photos, tmp_path, recipe):
     (['--loss', 'l7'], 'loss must be one of l2, l1, l0, masked'),
     (['--recipe', 'speckle'], "unknown recipe 'speckle'"),
     (['--precision', 'fp8'], 'precision must be one of auto, bf16, fp32'),
-    (['--lr', 'inf'], 'lr must be a number > 0'),
-    (['--seconds', 'nan'], 'max_seconds must be a number > 0'),
+    (['--lr', 'inf'], 'lr must be a finite number > 0'),
+    (['--seconds', 'nan'], 'seconds must be a finite number > 0'),
     (['--log-every', '0'], 'log_every must be an integer > 0'),
 ])
 def test_train_refuses_bad_objectives_and_settings(photos, tmp_path, args, msg):
