@@ -723,6 +723,18 @@ _JINV = '''
 def _jinv(s='stride', hidden='torch.where(m, filled, noisy)', keep='out[:, m] = fn({hidden})[:, m]', empty='empty_like'):
     return _JINV.format(s=s, keep=keep.format(hidden=hidden), empty=empty)
 _JINV_REPLICATE = '''
+    ring = torch.ones(3, 3); ring[1, 1] = 0
+    filled = F.conv2d(F.pad(noisy[None], (1, 1, 1, 1), mode='replicate'), (ring / 8).expand(noisy.shape[0], 1, 3, 3),
+                      groups=noisy.shape[0])[0]
+    out = torch.empty_like(noisy)
+    H, W = noisy.shape[-2:]
+    for i in range(stride):
+        for j in range(stride):
+            m = torch.zeros(H, W, dtype=torch.bool); m[i::stride, j::stride] = True
+            out[:, m] = fn(torch.where(m, filled, noisy))[:, m]
+    return out'''
+
+_JINV_LIBRARY = '''
     from n2n.blindspot import replace_masked
     out = torch.empty_like(noisy)
     H, W = noisy.shape[-2:]
@@ -821,7 +833,7 @@ LABS['07_no_pairs.ipynb'] = dict(
                 return out''', 'never filled'),
             ('stride ignored (always 4)', _jinv(s='4'), 'use the `stride` argument'),
             ("the last pass's whole output", _jinv(keep='out = fn({hidden})'), "keep fn's output only at the grid pixels"),
-            ("the library's replacement, which pads by replication", _JINV_REPLICATE, 'replicate padding'),
+            ('a neighbour mean padded by replication', _JINV_REPLICATE, 'replicate padding'),
             ('a (1, H, W) mask: fails on colour images', '''
                 out, filled = torch.empty_like(noisy), neighbour_mean(noisy)
                 H, W = noisy.shape[-2:]
@@ -896,7 +908,8 @@ LABS['07_no_pairs.ipynb'] = dict(
                        jj = j + dx if 0 <= j + dx < W else j - dx
                        out[b, :, i, j] = x[b, :, ii, jj]
                    return out''')],
-           3: [('the grid mask as a float weight', '''
+           3: [("the library's replacement (n2n.blindspot.replace_masked, reflect padding)", _JINV_LIBRARY),
+               ('the grid mask as a float weight', '''
                    out, filled = torch.zeros_like(noisy), neighbour_mean(noisy)
                    for i in range(stride):
                        for j in range(stride):
