@@ -25,11 +25,12 @@ from .core import (ImageReadError, IMAGE_EXTS, read_image, write_image, image_to
                       remove_stale_temps_in)
 
 # %% auto #0
-__all__ = ['COMMANDS', 'USER_ERRORS', 'NOISE_OPTIONS', 'TRAIN_DEFAULTS', 'RESUME_FREE', 'LOSS_NAMES', 'TRAIN_OPTIONS',
-           'DENOISE_OPTIONS', 'command', 'UsageError', 'Interrupted', 'main', 'read_checked', 'collect_images',
-           'output_suffix', 'plan_outputs', 'make_out_dir', 'OutFolder', 'output_folder', 'write_text', 'parse_params',
-           'make_noise', 'noise_cmd', 'read_config', 'resolve_train_config', 'train_noise', 'build_run', 'loss_plot',
-           'train_cmd', 'denoise_cmd']
+__all__ = ['COMMANDS', 'USER_ERRORS', 'NOISE_OPTIONS', 'TRAIN_DEFAULTS', 'RESUME_FREE', 'LOSS_NAMES', 'NOISY_ONLY', 'OBJECTIVES',
+           'TRAIN_OPTIONS', 'DENOISE_METHODS', 'DENOISE_OPTIONS', 'command', 'UsageError', 'Interrupted', 'main',
+           'read_checked', 'collect_images', 'output_suffix', 'plan_outputs', 'make_out_dir', 'OutFolder',
+           'output_folder', 'write_text', 'parse_params', 'make_noise', 'noise_cmd', 'read_config',
+           'resolve_train_config', 'train_noise', 'build_run', 'estimate_sigma', 'noisy_only_objective', 'loss_plot',
+           'train_cmd', 'method_denoiser', 'denoise_cmd']
 
 # %% ../nbs/25_cli.ipynb #01a7d6d3
 COMMANDS: dict = {}
@@ -380,11 +381,14 @@ def _fit_defaults() -> dict:
     from n2n.engine import FitConfig
     d = FitConfig(); return {k: getattr(d, f) for k, f in _FIT_KEYS.items()}
 
-TRAIN_DEFAULTS = dict(data=None, dataset=None, pairs=False, mode='n2n', recipe=None, noise=None, sigma=None, p=None, lam=None, params=None,
+TRAIN_DEFAULTS = dict(data=None, dataset=None, pairs=False, mode='n2n', objective=None, pd=None, recipe=None, noise=None, sigma=None,
+                      p=None, lam=None, params=None,
                       arch='unet', features=48, depth=5, residual=1, channels=None, crop=64, loss=None, **_fit_defaults(),
                       checkpoint_every=100, vae=None)
 RESUME_FREE = ('device', 'num_workers', 'checkpoint_every', 'precision', 'compile')
 LOSS_NAMES = ('l2', 'l1', 'l0', 'masked')
+NOISY_ONLY = ('n2v', 'nb2nb', 'r2r', 'sure')      # objectives that train on the noisy images themselves
+OBJECTIVES = ('n2n', 'n2c') + NOISY_ONLY
 
 def _recipe(name):
     from n2n.paper_recipes import get_recipe
@@ -394,7 +398,8 @@ def _train_options() -> dict:
     "The rule of every `n2n train` setting, for flags and config files alike; the engine's own (`FIT_OPTIONS`) reused."
     from n2n.engine import FIT_OPTIONS
     pos = lambda: Opt(int, 0, lo_open=True)
-    return dict(data=Opt(), dataset=Opt(), pairs=Opt(bool), mode=Opt(choices=('n2n', 'n2c')), recipe=Opt(check=_recipe),
+    return dict(data=Opt(), dataset=Opt(), pairs=Opt(bool), mode=Opt(choices=('n2n', 'n2c')), objective=Opt(choices=OBJECTIVES),
+                pd=Opt(int, 1), recipe=Opt(check=_recipe),
                 noise=Opt(check=_noise_class), sigma=Opt('level'), p=Opt('level'), lam=Opt('level'),
                 params=Opt('table'), arch=Opt(choices=('unet', 'vae')), features=pos(), depth=Opt(int, 1, 8),
                 residual=Opt('switch'), channels=Opt(int, choices=(1, 3)), crop=pos(), loss=Opt(choices=LOSS_NAMES),
@@ -449,6 +454,27 @@ def resolve_train_config(flags: dict, config_file=None, saved: dict | None = Non
     if (cfg['data'] is None) == (cfg['dataset'] is None): raise ValueError("give either an image folder (DATA) or --dataset NAME")
     if cfg['pairs'] and cfg['dataset'] is not None: raise ValueError("--pairs needs a folder DATA with a/ and b/, not --dataset")
     if cfg['pairs'] and (cfg['recipe'] or cfg['noise']): raise ValueError("--pairs trains on real pairs: it takes no --recipe or --noise")
+    return _check_objective(cfg, given)
+
+def _check_objective(cfg: dict, given: dict) -> dict:
+    "`--objective`: n2n/n2c set the mode; the noisy-only ones take the images as they are, so the synthetic-noise flags are refused."
+    obj = cfg['objective']
+    if obj in ('n2n', 'n2c'):
+        if given.get('mode') not in (None, obj): raise ValueError(f"--objective {obj} contradicts --mode {given['mode']}")
+        cfg['mode'] = obj
+    if obj not in NOISY_ONLY:
+        if cfg['pd'] is not None: raise ValueError(f"--pd (pixel-shuffle stride) is for the noisy-only objectives {', '.join(NOISY_ONLY)}")
+        return cfg
+    bad = [f"--{k}" for k in ('pairs', 'recipe', 'noise', 'p', 'lam', 'params', 'loss', 'mode') if given.get(k) not in (None, False)]
+    if cfg['arch'] != 'unet': bad.append(f"--arch {cfg['arch']}")
+    if obj in ('n2v', 'nb2nb') and cfg['sigma'] is not None: bad.append('--sigma')
+    if bad: raise ValueError(f"--objective {obj} trains on the images as they are (they are the noisy observations): "
+                             f"it takes no {', '.join(bad)}")
+    if cfg['sigma'] is not None:
+        s = _number(str(cfg['sigma'])) if not isinstance(cfg['sigma'], (int, float)) else cfg['sigma']
+        if not isinstance(s, (int, float)) or isinstance(s, bool) or not s > 0:
+            raise ValueError(f"--objective {obj}: --sigma is the noise level of your images, one number > 0 (8-bit units); got {cfg['sigma']!r}")
+        cfg['sigma'] = float(s)
     return cfg
 
 # %% ../nbs/25_cli.ipynb #1a46fb9d
@@ -497,6 +523,7 @@ def build_run(cfg: dict) -> dict:
     from n2n.data import NoisyPairs, PairedCrops, _n_channels
     from n2n.unet import UNet
     from n2n.engine import FitConfig, TargetLoss, Anneal
+    if cfg['objective'] in NOISY_ONLY: return _build_noisy_only(cfg)
     noise = train_noise(cfg)
     rec = _recipe(cfg['recipe']) if cfg['recipe'] else None
     loss = cfg['loss'] or (rec.objective().kind if rec else 'l2')
@@ -519,6 +546,43 @@ def build_run(cfg: dict) -> dict:
     callbacks = [Anneal('gamma', 2.0, 0.0)] if loss == 'l0' else []
     return dict(model=model, data=data, objective=TargetLoss(loss), callbacks=callbacks, fit_cfg=fit_cfg, noise=noise)
 
+def estimate_sigma(images: list) -> float:
+    "The noise σ (8-bit units) of noisy NumPy images: the median over images of scikit-image's wavelet estimate (`estimate_noise_sigma`)."
+    from n2n.classic import estimate_noise_sigma
+    return 255 * float(np.median([estimate_noise_sigma(image_to_tensor(split_alpha(im)[0])) for im in images]))
+
+def noisy_only_objective(name: str, sigma: float | None = None, pd: int | None = None, seed: int = 0):
+    "The engine objective of `--objective name` (n2v, nb2nb, r2r, sure), wrapped in pixel-shuffle downsampling when `pd` > 1."
+    from n2n.blindspot import BlindSpot
+    from n2n.nb2nb import Neighbor2Neighbor
+    from n2n.recorrupt import Recorrupted, SURE
+    from n2n.correlated import PixelShuffled
+    obj = {'n2v': lambda: BlindSpot(seed=seed), 'nb2nb': lambda: Neighbor2Neighbor(seed=seed),
+           'r2r': lambda: Recorrupted(sigma, seed=seed), 'sure': lambda: SURE(sigma, seed=seed)}[name]()
+    return PixelShuffled(obj, pd) if pd and pd > 1 else obj
+
+def _build_noisy_only(cfg: dict) -> dict:
+    "build_run for the noisy-only objectives: crops of the images themselves, σ given or estimated for r2r/sure."
+    from n2n.core import seed_everything, model_memory
+    from n2n.data import NoisyCrops, _n_channels
+    from n2n.unet import UNet
+    from n2n.engine import FitConfig
+    inputs, _ = _load_training_images(cfg)
+    estimated = cfg['objective'] in ('r2r', 'sure') and cfg['sigma'] is None
+    if estimated: cfg['sigma'] = round(estimate_sigma(inputs), 3)     # kept in config.json: a resumed run uses the same σ
+    ch = cfg['channels'] or (3 if any(_n_channels(im) == 3 for im in inputs) else 1)
+    crop = cfg['crop'] * (cfg['pd'] or 1)                              # the sub-images are crop × crop
+    _check_train_memory({**cfg, 'crop': crop}, ch, None)
+    data = NoisyCrops(inputs, crop=crop, channels=ch, length=max(len(inputs), 1000), seed=cfg['seed'])
+    fit_cfg = FitConfig(**{f: cfg[k] for k, f in _FIT_KEYS.items()})
+    seed_everything(cfg['seed'])
+    model = UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual']))
+    n = fit_cfg.batch_size * (cfg['pd'] or 1) ** 2
+    check_memory(model_memory(model, (n, ch, cfg['crop'], cfg['crop'])), f"--crop {cfg['crop']} with --batch_size "
+                 f"{fit_cfg.batch_size} and --features {cfg['features']}", get_device(cfg['device']), hint='lower one of them')
+    return dict(model=model, data=data, objective=noisy_only_objective(cfg['objective'], cfg['sigma'], cfg['pd'], cfg['seed']),
+                callbacks=[], fit_cfg=fit_cfg, noise=None, sigma_estimated=estimated)
+
 def loss_plot(hist: dict, path, title: str = 'training loss') -> Path:
     "Save the loss curve (log scale) to `path` atomically, without pyplot (no GUI backend needed)."
     from matplotlib.figure import Figure
@@ -536,7 +600,11 @@ def _run_checkpoint(out: Path) -> Path | None:
 def _finish(out: Path, model, cfg: dict, hist: dict, noise, train: dict, title: str, t: float, steps: int) -> None:
     "Write model.pt, loss.png, history.json and config.json of a finished run and say where they are."
     from n2n.checkpoint import save_checkpoint
-    save_checkpoint(out / 'model.pt', model, noise=noise, train=train, history=hist, meta={'run_config': cfg, 'mode': cfg['mode']})
+    if cfg.get('pd') and cfg['pd'] > 1:
+        from n2n.correlated import PDNet
+        model = PDNet(model, cfg['pd'])                                 # denoise the way it was trained: on the sub-images
+    save_checkpoint(out / 'model.pt', model, noise=noise, train=train, history=hist,
+                    meta={'run_config': cfg, 'mode': cfg['objective'] or cfg['mode']})
     loss_plot(hist, out / 'loss.png', title)
     write_text(out / 'history.json', json.dumps(hist))
     write_text(out / 'config.json', json.dumps(cfg, indent=1))
@@ -582,15 +650,18 @@ def _interrupted(out: Path, step: int, folder):
 @command('train')
 @call_parse
 @options(**TRAIN_OPTIONS)
-def train_cmd(data: Param("image folder (clean images; noise is drawn on the fly), or with --pairs a folder holding a/ and b/", str, opt=False, nargs='?') = None,
+def train_cmd(data: Param("image folder: clean images (noise drawn on the fly), noisy ones (--objective n2v, nb2nb, r2r, sure), "
+                          "or with --pairs a folder holding a/ and b/", str, opt=False, nargs='?') = None,
               out: str = 'n2n_train',    # output folder: config.json, checkpoint.pt, model.pt, loss.png, history.json
               config: str = None,        # settings file (.json, .toml, .yaml) using these option names; flags override it
               dataset: str = None,       # registry dataset instead of DATA (e.g. CBSD432, Train400; found in $N2N_DATA)
               pairs: bool = False,       # DATA/a/NAME (input) and DATA/b/NAME (target) are real pairs; no synthetic noise
               mode: str = None,          # n2n: noisy targets (default) · n2c: clean targets
+              objective: str = None,     # n2n · n2c (as --mode) · n2v · nb2nb · r2r · sure: DATA holds noisy images only, none added
+              pd: int = None,            # noisy-only objectives: train on pixel-shuffle sub-images of this stride (correlated noise)
               recipe: str = None,        # the paper's recipe: gaussian, poisson, bernoulli, text, impulse (noise, range, loss, schedule)
               noise: str = None,         # noise model (default gaussian σ ∈ [0, 50]); see n2n noise --help
-              sigma: str = None,         # noise σ (8-bit units) or range 'lo,hi'
+              sigma: str = None,         # noise σ (8-bit units) or range 'lo,hi'; r2r/sure: your images' σ (estimated if omitted)
               p: str = None,             # noise fraction of corrupted pixels, or range 'lo,hi'
               lam: str = None,           # Poisson photons or range 'lo,hi'
               params: str = None,        # other noise parameters, e.g. 'length=3'
@@ -636,6 +707,9 @@ def train_cmd(data: Param("image folder (clean images; noise is drawn on the fly
     with _run_folder(out) as folder:
         targets = 'noisy' if cfg['mode'] == 'n2n' else 'clean'
         what = 'real pairs' if cfg['pairs'] else f"{run['noise']!r}, {targets} targets"
+        if cfg['objective'] in NOISY_ONLY:
+            est = ' (estimated from the images: wavelet MAD, median over images; --sigma overrides)' if run.get('sigma_estimated') else ''
+            what = 'the noisy images themselves' + (f", σ = {cfg['sigma']:g}{est}" if cfg['sigma'] is not None else '')
         print(f"n2n train: {'resuming' if resume else 'training'} UNet({model.config['features']}, depth "
               f"{model.config['depth']}) on {len(data.images)} images ({what}, {run['objective']}) for "
               f"{run['fit_cfg'].steps} steps → {out}", flush=True)
@@ -646,7 +720,8 @@ def train_cmd(data: Param("image folder (clean images; noise is drawn on the fly
         hist = lrn.fit()
         if stop.interrupted: _interrupted(out, lrn.step, folder)
         _finish(out, model, cfg, hist, run['noise'], load_checkpoint(out / 'checkpoint.pt')['train'],
-                f"{'Noise2Noise' if cfg['mode'] == 'n2n' else 'Noise2Clean'} U-Net training", t, lrn.step)
+                f"{cfg['objective'] if cfg['objective'] in NOISY_ONLY else 'Noise2Noise' if cfg['mode'] == 'n2n' else 'Noise2Clean'} "
+                "U-Net training", t, lrn.step)
     return hist
 
 # %% ../nbs/25_cli.ipynb #3672af38
@@ -691,43 +766,73 @@ def _train_vae(cfg: dict, flags: dict, out: Path, resume: bool, quiet: bool):
     return hist
 
 # %% ../nbs/25_cli.ipynb #07497880
+DENOISE_METHODS = ('zs-n2n', 'bm3d', 'nlmeans', 'tv', 'wavelet', 'bilateral')   # need no model file
 DENOISE_OPTIONS = dict(tile=Opt(int, 0), overlap=Opt(int, 0), device=Opt(check=get_device),
-                       precision=Opt(choices=PRECISIONS, none=False))
+                       precision=Opt(choices=PRECISIONS, none=False), sigma=Opt(float, 0, lo_open=True), steps=Opt(int, 0, lo_open=True),
+                       seed=Opt(int, 0, none=False))
+
+def method_denoiser(name: str, sigma: float | None = None, steps: int | None = None, seed: int = 0, device=None, precision='auto'):
+    "Tensor `(C,H,W)` → tensor denoiser of a method that needs no model file (`DENOISE_METHODS`), and its one-line description."
+    if name == 'zs-n2n':
+        from n2n.zeroshot import zero_shot_denoise
+        st = steps or 1000
+        return (lambda t: zero_shot_denoise(t, steps=st, seed=seed, device=device, precision=precision),
+                f"zs-n2n ({st} steps per image, fitted to each image alone)")
+    from n2n.classic import classic_denoise
+    return (lambda t: classic_denoise(t, name, sigma=sigma),
+            f"{name} (σ {'= %g' % sigma if sigma is not None else 'estimated per image'})")
 
 @command('denoise')
 @call_parse
 @options(**DENOISE_OPTIONS)
-def denoise_cmd(model: Param("model file: model.pt (or checkpoint.pt) from n2n train or n2n demo", str, opt=False),
+def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n train or n2n demo), or a method that needs none: "
+                             + ', '.join(DENOISE_METHODS), str, opt=False),
                 inputs: Param("image files and/or folders", str, nargs='+', opt=False),
                 out: str = 'n2n_denoised',  # output folder; each image keeps its name (as .png, or .tif for TIFF inputs)
                 tile: int = None,           # tile size in pixels (default: 512 for images over 1 megapixel; 0: never tile)
                 overlap: int = None,        # context around each tile in pixels (default: the model's receptive radius, seamless)
                 recursive: bool = False,    # include images in subfolders of folder inputs (kept as subfolders)
+                sigma: float = None,        # classic methods: the images' noise σ in 8-bit units (default: estimated per image)
+                steps: int = None,          # zs-n2n: training steps per image (default 1000; its authors use 2000)
+                seed: int = 0,              # zs-n2n: seed of each image's network
                 device: str = None,         # 'cpu', 'cuda', or auto when omitted
                 precision: str = 'auto',    # auto (bf16 where the hardware has it), bf16 or fp32
                 quiet: bool = False):       # no progress bars
-    "Denoise image files and folders with a trained model; each output keeps its input's size, channels, alpha and bit depth."
+    "Denoise image files and folders with a trained model or a method that needs none; each output keeps its input's size, channels, alpha and bit depth."
     from tqdm.auto import tqdm
     from n2n.checkpoint import load_checkpoint, build_model, describe
-    from n2n.inference import denoise, check_denoise_memory
+    from n2n.inference import denoise, check_denoise_memory, model_channels
+    is_method = not Path(model).expanduser().is_file() and model.lower() in DENOISE_METHODS
+    if not is_method and not Path(model).expanduser().is_file():
+        if Path(model).suffix or '/' in str(model): raise FileNotFoundError(f"{model}: no such checkpoint file")
+        raise FileNotFoundError(f"{model}: no such model file, and not a method that needs none ({', '.join(DENOISE_METHODS)})")
+    if not is_method and (sigma is not None or steps is not None):
+        raise ValueError(f"--sigma and --steps are for the methods {', '.join(DENOISE_METHODS)}; a model file takes neither")
     items = collect_images(inputs, recursive)
     outs = plan_outputs(items, Path(out))
     arrays, shapes = _check_all(items, clean=False)
     dev = get_device(device)
-    ck = load_checkpoint(model)
-    net = build_model(ck, path=model).to(dev).eval()
-    cin = net.config.get('in_channels', 3) if isinstance(getattr(net, 'config', None), dict) else 3
-    for (path, _, _), (c, h, w) in zip(items, shapes):   # every image checked against the model before writing any
-        if c != cin and 1 not in (c, cin):
-            raise ValueError(f"{path}: has {c} colour channel{'s' * (c > 1)} but the model {model} takes {cin}")
-        check_denoise_memory(net, (1, cin, h, w), tile, overlap, device=dev, what=f"{path}: denoising")
+    if is_method:
+        fn, what = method_denoiser(model.lower(), sigma, steps, seed, dev, precision)
+        def run(a):
+            colour, alpha = split_alpha(a)
+            return _to_array(fn(image_to_tensor(colour)).clamp(0, 1), colour, alpha)
+    else:
+        ck = load_checkpoint(model)
+        net = build_model(ck, path=model).to(dev).eval()
+        cin, what = model_channels(net) or 3, describe(ck)
+        for (path, _, _), (c, h, w) in zip(items, shapes):   # every image checked against the model before writing any
+            if c != cin and 1 not in (c, cin):
+                raise ValueError(f"{path}: has {c} colour channel{'s' * (c > 1)} but the model {model} takes {cin}")
+            check_denoise_memory(net, (1, cin, h, w), tile, overlap, device=dev, what=f"{path}: denoising")
+        run = lambda a: denoise(net, a, device=dev, tile=tile, overlap=overlap, precision=precision)
     t = time.time()
     with output_folder(out):
         for label, group in _groups(items).items():
             for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=_no_bars(quiet), leave=False):
                 a = arrays.pop(i) if i in arrays else read_checked(path, clean=False)
-                write_image(outs[i], denoise(net, a, device=dev, tile=tile, overlap=overlap, precision=precision))
-    print(f"n2n denoise: {len(items)} image{'s' * (len(items) != 1)} → {Path(out)} in {time.time() - t:.1f} s with {describe(ck)}")
+                write_image(outs[i], run(a))
+    print(f"n2n denoise: {len(items)} image{'s' * (len(items) != 1)} → {Path(out)} in {time.time() - t:.1f} s with {what}")
     return outs
 
 if __name__ == '__main__' and not {'ipykernel', 'execnb'} & set(sys.modules): sys.exit(main())   # python -m n2n.cli

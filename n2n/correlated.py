@@ -56,6 +56,12 @@ class PDNet(nn.Module):
         if int(stride) != stride or stride < 1: raise ValueError(f"stride must be a whole number >= 1, got {stride}")
         self.model, self.stride = model, int(stride)
         self.config = dict(stride=self.stride, arch=arch_name(model), config=dict(getattr(model, 'config', {})))
+    @property
+    def receptive_radius(self) -> int | None:
+        "The inner model's receptive radius in sub-image pixels, times the stride (None if unknown)."
+        from n2n.inference import receptive_radius
+        r = receptive_radius(self.model)
+        return None if r is None else r * self.stride
     def forward(self, x):
         s, (H, W) = self.stride, x.shape[-2:]
         ph, pw = -H % s, -W % s

@@ -14,10 +14,17 @@ from .engine import model_image
 from .unet import UNet
 
 # %% auto #0
-__all__ = ['TILE_AUTO_PIXELS', 'receptive_radius', 'denoise_memory', 'check_denoise_memory', 'denoise']
+__all__ = ['TILE_AUTO_PIXELS', 'model_channels', 'receptive_radius', 'denoise_memory', 'check_denoise_memory', 'denoise']
 
 # %% ../nbs/07_inference.ipynb #7ea0e70f
 TILE_AUTO_PIXELS = 1024 * 1024   # images larger than this are tiled when tile=None
+
+def model_channels(model: nn.Module) -> int | None:
+    "Input channels of `model`: its `config`'s `in_channels` (or `channels`), else those of the model it wraps (`.model`), else None."
+    cfg = getattr(model, 'config', None)
+    if isinstance(cfg, dict) and ('in_channels' in cfg or 'channels' in cfg): return cfg.get('in_channels', cfg.get('channels'))
+    inner = getattr(model, 'model', None)
+    return model_channels(inner) if isinstance(inner, nn.Module) else None
 
 def receptive_radius(model: nn.Module) -> int | None:
     "Pixels an output pixel of `model` sees in each direction: `5·2**depth − 2` for `UNet`, else the model's `receptive_radius` attribute, else `None`."
@@ -109,7 +116,7 @@ def denoise(model: nn.Module, image, device=None, batch_size: int = 8, tile: int
     precision = resolve_precision(precision, device)
     was_training = model.training
     model.eval()
-    cin = getattr(model, 'config', {}).get('in_channels', x.shape[1])
+    cin = model_channels(model) or x.shape[1]
     c = x.shape[1]
     if c == cin: inp = x
     elif c == 1: inp = x.repeat(1, cin, 1, 1)
