@@ -124,7 +124,7 @@ def residual_autocorrelation(images, size: int = 16, keep: float = 0.2) -> dict:
     return dict(rho=rho, lag1=(rho[(0, 1)] + rho[(1, 0)]) / 2, lag2=(rho[(0, 2)] + rho[(2, 0)]) / 2,
                 sigma=math.sqrt(den / n) * 255, patches=kept)
 
-# %% ../nbs/45_inspector.ipynb #1fd567c3
+# %% ../nbs/45_inspector.ipynb #03b1f728
 def _median1d(v: torch.Tensor, k: int) -> torch.Tensor:
     "Running median of a 1-D tensor over k values, reflected ends."
     return F.pad(v[None, None], (k // 2, k // 2), mode='reflect')[0, 0].unfold(0, k, 1).median(-1).values
@@ -153,6 +153,7 @@ def _spectrum(t: torch.Tensor, min_bins: int = 8, min_period: float = 3.0):
     amp = 2 * torch.sqrt((E3 - B3).clamp_min(0) / (H * W * win.square().sum())) * 255   # a sinusoid's amplitude, 8-bit
     return P, score, amp, fy, fx
 
+# %% ../nbs/45_inspector.ipynb #7d081cd6
 def spectrum_peak(images, min_bins: int = 8) -> dict:
     """The strongest spectral line of each image (see above). Returns the best image's {score_db, period (px),
     angle (degrees), amplitude (8-bit units)} and `per_image`, one such dict per image."""
@@ -165,7 +166,7 @@ def spectrum_peak(images, min_bins: int = 8) -> dict:
                         angle=math.degrees(math.atan2(f1, f0)), amplitude=float(amp[iy, ix])))
     return dict(max(per, key=lambda d: d['score_db']), per_image=per)
 
-# %% ../nbs/45_inspector.ipynb #ae1fe494
+# %% ../nbs/45_inspector.ipynb #29425eeb
 def clipping_fraction(images) -> dict:
     "Shares of all values: exactly at 0 (`low`) and 1 (`high`), below 0 (`below`), above 1 (`above`)."
     ims = as_images(images)
@@ -174,6 +175,7 @@ def clipping_fraction(images) -> dict:
     return dict(low=share(lambda t: t == 0), high=share(lambda t: t == 1), below=share(lambda t: t < 0),
                 above=share(lambda t: t > 1))
 
+# %% ../nbs/45_inspector.ipynb #af8982a8
 def poisson_zeros(images, lam: float) -> float:
     "Share of values a Poisson model with `lam` photons at white predicts at 0: the mean of exp(−lam · 7×7 local mean)."
     if not math.isfinite(lam): return 0.0
@@ -181,7 +183,7 @@ def poisson_zeros(images, lam: float) -> float:
     local = lambda t: F.avg_pool2d(F.pad(t[None], (3, 3, 3, 3), mode='replicate'), 7, 1)[0].clamp_min(0)
     return float(sum(torch.exp(-lam * local(t)).sum() for t in ims)) / sum(t.numel() for t in ims)
 
-# %% ../nbs/45_inspector.ipynb #78262062
+# %% ../nbs/45_inspector.ipynb #a0ea36d9
 def _median8(x: torch.Tensor) -> torch.Tensor:
     "Median of the 8 neighbours of every pixel of `(C,H,W)` (mean of the 4th and 5th), reflected edges."
     u = F.pad(x[None], (1, 1, 1, 1), mode='reflect')[0].unfold(1, 3, 1).unfold(2, 3, 1).reshape(*x.shape, 9)
@@ -201,6 +203,7 @@ def impulse_map(image, k: float = 5.0) -> torch.Tensor:
     scale = (_local_median(r, 5) / 0.6745).clamp_min(0.5 * estimate_sigma(t).item())
     return ((r > k * scale) & (r > 8 / 255)).any(0)
 
+# %% ../nbs/45_inspector.ipynb #fddca4d0
 def impulse_fraction(images, k: float = 5.0) -> dict:
     "{fraction: share of pixels flagged by `impulse_map`, at_ends: share of those that are 0 or 1 in every channel}."
     n = hit = ends = 0
@@ -210,7 +213,7 @@ def impulse_fraction(images, k: float = 5.0) -> dict:
         ends += int((((t == 0) | (t == 1)).all(0) & m).sum())
     return dict(fraction=hit / n, at_ends=ends / max(hit, 1))
 
-# %% ../nbs/45_inspector.ipynb #b5cdc91c
+# %% ../nbs/45_inspector.ipynb #d90a385a
 @dataclass
 class NoiseReport:
     "What `inspect_noise` found: the family, its parameters, the evidence, and the number of images looked at."
@@ -229,7 +232,7 @@ class NoiseReport:
                 'none': 'none detected'}[self.family]
         return ('clipped ' if self.clipped else '') + base
 
-# %% ../nbs/45_inspector.ipynb #6d71a65b
+# %% ../nbs/45_inspector.ipynb #bb13de12
 THRESHOLDS = dict(peak_db=10.0, rho=0.6, impulse=0.01, ends=0.5, q_lo=0.3, q_hi=0.85, clip=0.01, none=1.0)
 
 def _clipped_share(ev: dict) -> float:
@@ -254,7 +257,7 @@ def classify_noise(ev: dict, th: dict | None = None) -> tuple:
     if fam == 'gaussian' and not clipped and ev['sigma'] < th['none']: fam = 'none'
     return fam, clipped
 
-# %% ../nbs/45_inspector.ipynb #dcfa6a85
+# %% ../nbs/45_inspector.ipynb #9b607f14
 def _params(fam: str, ev: dict) -> dict:
     "The parameters worth reporting for family `fam`."
     v, ac, sp, im = ev['variance'], ev['autocorrelation'], ev['spectrum'], ev['impulse']
@@ -283,7 +286,7 @@ def inspect_noise(images, th: dict | None = None) -> NoiseReport:
     fam, clipped = classify_noise(ev, th)
     return NoiseReport(fam, clipped, _params(fam, ev), ev, len(ims))
 
-# %% ../nbs/45_inspector.ipynb #4c08bc90
+# %% ../nbs/45_inspector.ipynb #8b389945
 METHODS = {
     'n2n':   ('Noise2Noise (pairs)', 'two independent zero-mean noisy copies of each image'),
     'n2v':   ('blind-spot: Noise2Self / Noise2Void', 'noise independent between pixels and zero-mean'),
@@ -321,7 +324,7 @@ def assumptions(rep: NoiseReport) -> list:
         rows.append((key, name, needs, v, why))
     return rows
 
-# %% ../nbs/45_inspector.ipynb #d1c52ff4
+# %% ../nbs/45_inspector.ipynb #6ba49cad
 def recommendation(rep: NoiseReport) -> str:
     "One line: what to do with this noise."
     f, p = rep.family, rep.params
@@ -342,7 +345,7 @@ def recommendation(rep: NoiseReport) -> str:
     return (f"any of them: n2v, nb2nb or zsn2n on this folder, r2r or sure with σ = {p['sigma']:.1f}; "
             f"BM3D with σ = {p['sigma']:.1f} is the classic baseline{extra}")
 
-# %% ../nbs/45_inspector.ipynb #1ed898ab
+# %% ../nbs/45_inspector.ipynb #869cbb71
 def _first_line(rep: NoiseReport) -> str:
     p, ev = rep.params, rep.evidence
     clip = f"; {_clipped_share(ev):.1%} of values clipped at 0 or 1" if rep.clipped else ''
@@ -379,7 +382,7 @@ def format_report(rep: NoiseReport) -> str:
     lines.append(f"recommendation: {recommendation(rep)}")
     return '\n'.join(lines)
 
-# %% ../nbs/45_inspector.ipynb #641c9f6c
+# %% ../nbs/45_inspector.ipynb #4e6ab739
 def inspection_figure(images, rep: NoiseReport | None = None):
     "A matplotlib `Figure` (no pyplot): the six diagnostic panels for `images` (`rep`: from `inspect_noise` if known)."
     from matplotlib.figure import Figure
@@ -421,7 +424,7 @@ def inspection_figure(images, rep: NoiseReport | None = None):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/45_inspector.ipynb #c0b5fba5
+# %% ../nbs/45_inspector.ipynb #267b23a4
 @call_parse
 def inspect_cmd(dir: Param("folder of noisy images (or one image file)", str, opt=False),
                 figure: str = None,        # save the diagnostic plots to this PNG file
@@ -443,7 +446,7 @@ def inspect_cmd(dir: Param("folder of noisy images (or one image file)", str, op
         print(f"figure: {figure}")
     return rep
 
-# %% ../nbs/45_inspector.ipynb #e8a37e4d
+# %% ../nbs/45_inspector.ipynb #8d6fd43e
 def validation_cases() -> dict:
     "{name: (noise function (clean, generator) → noisy, true family)}: the test matrix (clipping is judged per image)."
     from n2n.noise import Gaussian, Poisson, Correlated, Periodic, Impulse, SaltPepper
@@ -465,6 +468,7 @@ def validation_cases() -> dict:
               'periodic A=8, 12 px + σ=20': (per(8, 12, 2.0, 20), 'periodic')})
     return c
 
+# %% ../nbs/45_inspector.ipynb #7edab8e3
 def run_validation(images: dict, cases: dict | None = None, seed: int = 0) -> list:
     "Inspect every (image, case): [{image, case, truth, clipped_truth, family, clipped, right, seconds}]."
     rows = []
