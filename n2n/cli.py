@@ -41,14 +41,16 @@ def command(name: str):
     return register
 
 def _commands() -> dict:
-    "Subcommand name → function: the ones registered here, then `demo`, `bench`, `app` and `labs`, imported only now."
+    "Subcommand name → function: those registered here, then demo, bench, app, labs, estimate, inspect (imported now)."
     from n2n.demo import demo
     cmds = {**COMMANDS, 'demo': demo}
     try: from n2n.bench import bench; cmds['bench'] = bench
     except ImportError: pass
     from n2n.app import app_cmd
     from n2n.labs import labs_cmd
-    cmds.update(app=app_cmd, labs=labs_cmd)
+    from n2n.estimate import estimate_cmd
+    from n2n.inspector import inspect_cmd
+    cmds.update(app=app_cmd, labs=labs_cmd, estimate=estimate_cmd, inspect=inspect_cmd)
     return cmds
 
 USER_ERRORS = (ValueError, ImageReadError, OSError, TypeError, FloatingPointError)  # ValueError covers CheckpointError, DatasetError

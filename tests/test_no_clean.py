@@ -1,0 +1,184 @@
+"""`n2n inspect` and `n2n estimate` on noisy-only folders made with `n2n noise`: output formats, exit codes, one-line
+errors, and estimates near the truth (the clean images are used only to check)."""
+import contextlib, io, math, os, re, subprocess, sys
+from pathlib import Path
+import numpy as np
+import pytest
+import torch
+
+from n2n.cli import main
+from n2n.core import image_to_tensor, read_image, write_image
+from n2n.data import embedded_image
+from n2n.classic import classic_denoise
+
+N2N = str(Path(sys.executable).parent / 'n2n')      # the console script installed beside this Python
+REPO = Path(__file__).resolve().parents[1]
+LAST = re.compile(r"estimated PSNR (\d+\.\d\d) dB, 95% interval \[(\d+\.\d\d), (\d+\.\d\d)\]")
+CROPS = {'camera': (120, 140), 'chelsea': (40, 150), 'coffee': (100, 250)}   # mid-tone crops: little clipping at σ = 15
+
+
+def n2n(*args):
+    "Run `n2n ARGS` through n2n.cli.main in this process: (exit code, stdout, stderr)."
+    o, e = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(o), contextlib.redirect_stderr(e): rc = main([str(a) for a in args])
+    return rc, o.getvalue(), e.getvalue()
+
+
+def one_line_error(rc, out, err, cmd, msg):
+    assert rc == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f'n2n {cmd}: error: '), err
+    assert msg in lines[0], lines[0]
+    assert 'Traceback' not in err
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    """clean/ (8-bit PNG crops) and clean_f/ (the same as float TIFFs); n2n noise makes pairs of both at σ = 15:
+    g8/{a,b} (8-bit PNGs, so clipped) and gf/{a,b} (float TIFFs, unclipped); and Poisson λ = 40 noise in p8/noisy."""
+    root = tmp_path_factory.mktemp('noclean')
+    for name, (y, x) in CROPS.items():
+        im = embedded_image(name)[y:y + 96, x:x + 96]
+        write_image(root / 'clean' / f'{name}.png', im)
+        write_image(root / 'clean_f' / f'{name}.tif', im.astype(np.float32) / 255)
+    for src, dst in (('clean', 'g8'), ('clean_f', 'gf')):
+        rc, out, err = n2n('noise', root / src, root / dst, '--model', 'gaussian', '--sigma', '15', '--pairs',
+                           '--seed', '1', '--quiet')
+        assert rc == 0, err
+    rc, _, err = n2n('noise', root / 'clean', root / 'p8', '--model', 'poisson', '--lam', '40', '--seed', '2',
+                     '--quiet')
+    assert rc == 0, err
+    return root
+
+
+def denoise_folder(src: Path, dst: Path, method='tv', sigma=15):
+    "Classic-denoise every image of `src` into `dst` as 8-bit PNG (what a user might write with n2n.classic)."
+    for p in sorted(src.iterdir()):
+        a = read_image(p)
+        t = image_to_tensor(a)
+        write_image(dst / (p.stem + '.png'), classic_denoise(t, method, sigma))
+
+
+def true_psnr(clean_dir: Path, den_dir: Path) -> float:
+    load = lambda path: image_to_tensor(read_image(path)).double()
+    err = [((load(den_dir / (p.stem + '.png')) - load(p)) ** 2).flatten() for p in sorted(clean_dir.iterdir())]
+    return 10 * math.log10(1 / torch.cat(err).mean().item())
+
+
+# ---- n2n inspect
+def test_inspect_names_the_family(data, tmp_path):
+    rc, out, err = n2n('inspect', data / 'gf' / 'a', '--figure', tmp_path / 'fig.png', '--quiet')
+    assert rc == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith('noise: Gaussian, σ ≈ '), first
+    sigma = float(re.search(r'σ ≈ ([\d.]+)', first).group(1))
+    assert abs(sigma - 15) < 2.5, first
+    assert 'recommendation:' in out and 'assumptions:' in out
+    assert (tmp_path / 'fig.png').stat().st_size > 10_000
+    rc, out, err = n2n('inspect', data / 'p8' / 'noisy', '--quiet')
+    assert rc == 0, err
+    assert re.match(r'noise: (clipped )?Poisson, λ ≈ \d+', out), out.splitlines()[0]
+    lam = float(re.search(r'λ ≈ (\d+)', out).group(1))
+    assert 25 < lam < 60, lam
+
+
+def test_inspect_user_errors(data, tmp_path):
+    one_line_error(*n2n('inspect', tmp_path / 'missing'), 'inspect', 'no such file or folder')
+    one_line_error(*n2n('inspect', data / 'gf' / 'a', '--figure', tmp_path / 'f.jpg'), 'inspect', 'must name a .png')
+    (tmp_path / 'empty').mkdir()
+    one_line_error(*n2n('inspect', tmp_path / 'empty'), 'inspect', 'no image files')
+    (tmp_path / 'bad').mkdir(); (tmp_path / 'bad' / 'x.png').write_bytes(b'not a png')
+    one_line_error(*n2n('inspect', tmp_path / 'bad'), 'inspect', 'not a readable image')
+
+
+# ---- n2n estimate
+@pytest.fixture(scope='module')
+def denoised(data):
+    for kind in ('gf', 'g8'): denoise_folder(data / kind / 'a', data / f'{kind}_tv')
+    return data
+
+
+def test_estimate_second_copy_near_truth(denoised):
+    d = denoised
+    rc, out, err = n2n('estimate', d / 'gf' / 'a', d / 'gf_tv', '--second-noisy', d / 'gf' / 'b', '--quiet')
+    assert rc == 0, err
+    lines = out.strip().splitlines()
+    m = LAST.fullmatch(lines[-1]); assert m, lines[-1]
+    assert lines[-2] == 'best-founded estimate: second noisy copy'
+    est, lo, hi = map(float, m.groups())
+    truth = true_psnr(d / 'clean', d / 'gf_tv')
+    assert lo <= est <= hi
+    assert abs(est - truth) < 0.5 and lo - 0.2 < truth < hi + 0.2, (truth, est, lo, hi)
+
+
+def test_estimate_all_three_and_sure_near_truth(denoised):
+    d = denoised
+    rc, out, err = n2n('estimate', d / 'gf' / 'a', d / 'gf_tv', '--second-noisy', d / 'gf' / 'b', '--denoiser', 'tv',
+                       '--sigma', '15', '--quiet')
+    assert rc == 0, err
+    assert 'the denoiser reproduces DENOISED' in out
+    for name in ('second noisy copy: PSNR', 'SURE: PSNR', 'masked (J-invariant version, stride 4): PSNR', 'NLDR'):
+        assert name in out
+    sure = float(re.search(r'SURE: PSNR (\d+\.\d\d)', out).group(1))
+    assert abs(sure - true_psnr(d / 'clean', d / 'gf_tv')) < 0.5
+    # no second copy: SURE is the best-founded
+    rc, out, err = n2n('estimate', d / 'gf' / 'a', d / 'gf_tv', '--denoiser', 'tv', '--sigma', '15', '--quiet')
+    assert rc == 0, err
+    assert out.strip().splitlines()[-2] == 'best-founded estimate: SURE'
+    rc, out, err = n2n('estimate', d / 'gf' / 'a', d / 'gf_tv', '--denoiser', 'tv:15', '--quiet')                 # no σ
+    assert rc == 0, err
+    assert 'SURE: not run' in out and 'estimated (wavelet MAD' in out
+    assert out.strip().splitlines()[-2].startswith('best-founded estimate: masked')
+
+
+def test_estimate_8bit_files(denoised):
+    "8-bit PNG noisy files: σ includes the rounding, and the estimate still lands near the truth on mid-tone crops."
+    d = denoised
+    rc, out, err = n2n('estimate', d / 'g8' / 'a', d / 'g8_tv', '--second-noisy', d / 'g8' / 'b', '--denoiser', 'tv',
+                       '--sigma', '15', '--quiet')
+    assert rc == 0, err
+    assert 'with the rounding of 256-level NOISY files: 15.003' in out
+    est = float(LAST.fullmatch(out.strip().splitlines()[-1]).group(1))
+    assert abs(est - true_psnr(d / 'clean', d / 'g8_tv')) < 0.6
+
+
+def test_estimate_user_errors(denoised, tmp_path):
+    d = denoised
+    a, den, b = d / 'gf' / 'a', d / 'gf_tv', d / 'gf' / 'b'
+    one_line_error(*n2n('estimate', tmp_path / 'missing', den, '--second-noisy', b), 'estimate', 'no such file')
+    one_line_error(*n2n('estimate', a, den), 'estimate', 'no estimator applies')
+    one_line_error(*n2n('estimate', a, den, '--sigma', '15'), 'estimate', 'no estimator applies')  # SURE, no --denoiser
+    one_line_error(*n2n('estimate', a, den, '--denoiser', 'tv'), 'estimate', 'needs the σ it was run')  # no --sigma
+    one_line_error(*n2n('estimate', a, den, '--denoiser', 'median', '--sigma', '15'), 'estimate', 'neither a classic')
+    one_line_error(*n2n('estimate', a, den, '--denoiser', 'nlmeans', '--sigma', '15', '--quiet'), 'estimate',
+                   'does not reproduce DENOISED')
+    one_line_error(*n2n('estimate', a, den, '--denoiser', 'tv', '--sigma', '30', '--quiet'), 'estimate',
+                   'does not reproduce')
+    one_line_error(*n2n('estimate', a, den, '--sigma', '-3', '--second-noisy', b), 'estimate', '--sigma must be > 0')
+    odd = tmp_path / 'odd'; odd.mkdir()
+    for p in sorted(den.iterdir()): (odd / (p.stem.upper() + p.suffix)).write_bytes(p.read_bytes())
+    one_line_error(*n2n('estimate', a, odd, '--second-noisy', b), 'estimate', 'DENOISED has no file for camera')
+    short = tmp_path / 'short'; short.mkdir()
+    for p in sorted(b.iterdir())[:2]: (short / p.name).write_bytes(p.read_bytes())
+    one_line_error(*n2n('estimate', a, den, '--second-noisy', short), 'estimate', '--second-noisy has no file for')
+
+
+def test_estimate_checkpoint_through_console_script(denoised, tiny_model, tmp_path):
+    "`n2n denoise` with a trained model, then `n2n estimate --denoiser model.pt`, as a user runs them (console script)."
+    d = denoised
+    env = {**os.environ, 'PYTHONPATH': str(REPO)}
+    run = lambda *a, timeout=600: subprocess.run([N2N, *map(str, a)], capture_output=True, text=True, env=env,
+                                                 timeout=timeout)
+    r = run('denoise', tiny_model, d / 'gf' / 'a', '--out', tmp_path / 'den', '--quiet')
+    assert r.returncode == 0, r.stderr
+    for p in (tmp_path / 'den').iterdir(): assert p.suffix == '.tif'
+    r = run('estimate', d / 'gf' / 'a', tmp_path / 'den', '--second-noisy', d / 'gf' / 'b', '--denoiser', tiny_model,
+            '--sigma', '15', '--quiet')
+    assert r.returncode == 0, r.stderr
+    assert 'the denoiser reproduces DENOISED' in r.stdout
+    assert LAST.fullmatch(r.stdout.strip().splitlines()[-1]), r.stdout
+    r = subprocess.run([sys.executable, '-c', 'import n2n; print(n2n.__file__)'], capture_output=True, text=True,
+                       env=env)
+    assert Path(r.stdout.strip()).parent == REPO / 'n2n'
+    r = run('estimate', d / 'gf' / 'a', d / 'gf_tv', '--denoiser', tiny_model, '--quiet')
+    assert r.returncode == 2 and 'does not reproduce DENOISED' in r.stderr and len(r.stderr.strip().splitlines()) == 1
