@@ -590,7 +590,7 @@ def loss_plot(hist: dict, path, title: str = 'training loss') -> Path:
     from matplotlib.figure import Figure
     fig = Figure(figsize=(5, 3))
     ax = fig.subplots()
-    ax.plot(hist['step'], hist['loss']); ax.set_yscale('log')
+    ax.plot(hist['step'], hist['loss']); ax.set_yscale('log' if min(hist['loss'], default=1) > 0 else 'linear')   # SURE's can be < 0
     ax.set_xlabel('step'); ax.set_ylabel('loss'); ax.set_title(title); fig.tight_layout()
     return save_figure(fig, path)
 
@@ -612,6 +612,10 @@ def _finish(out: Path, model, cfg: dict, hist: dict, noise, train: dict, title: 
     write_text(out / 'config.json', json.dumps(cfg, indent=1))
     print(f"n2n train: {steps} steps, final loss {hist['loss'][-1] if hist['loss'] else float('nan'):.5f}, {time.time() - t:.0f} s "
           f"this session\nModel: {out / 'model.pt'}   Loss curve: {out / 'loss.png'}\nDenoise with: n2n denoise {out / 'model.pt'} IMAGES --out DIR")
+    tail = hist['loss'][-max(1, len(hist['loss']) // 4):]                # the last quarter: one batch's SURE is noisy
+    if cfg.get('objective') == 'sure' and tail and sum(tail) / len(tail) < 0:
+        print("n2n train: warning: the SURE loss (an estimate of the MSE) went below 0, so the network has begun to fit the "
+              "noise of these images; train on more images or for fewer steps")
 
 def _progress(out: Path):
     "(checkpoint, step) of the run in `out` that `--resume` can continue from (a training state past step 0), or None."

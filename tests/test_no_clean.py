@@ -182,3 +182,47 @@ def test_estimate_checkpoint_through_console_script(denoised, tiny_model, tmp_pa
     assert Path(r.stdout.strip()).parent == REPO / 'n2n'
     r = run('estimate', d / 'gf' / 'a', d / 'gf_tv', '--denoiser', tiny_model, '--quiet')
     assert r.returncode == 2 and 'does not reproduce DENOISED' in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# ---- the whole noisy-only workflow, each command as a user types it
+@pytest.mark.parametrize('objective,lr', [('n2v', 3e-3), ('nb2nb', 3e-3), ('r2r', 3e-3), ('sure', 1e-3)])
+def test_train_noisy_only_then_denoise_and_estimate(data, tmp_path, objective, lr):
+    """`n2n train NOISY --objective X` on the σ = 15 noisy PNGs alone (σ estimated for r2r/sure), `n2n denoise`
+    with the model, then `n2n estimate` of the result against the second noisy copy: every step exits 0, the model
+    lowers the error against the clean crops, and the estimate lies near the truth. (SURE at lr 3e-3 fits the noise of
+    these three tiny crops within 300 steps: its loss goes below 0 and the train command warns; hence its lower lr.)"""
+    a, b = data / 'g8' / 'a', data / 'g8' / 'b'
+    rc, out, err = n2n('train', a, '--objective', objective, '--out', tmp_path / 'run', '--steps', 300, '--batch-size', 4,
+                       '--crop', 32, '--features', 16, '--depth', 2, '--lr', lr, '--quiet')
+    assert rc == 0, err
+    if objective in ('r2r', 'sure'): assert 'estimated from the images' in out, out
+    assert 'went below 0' not in out, out
+    rc, out, err = n2n('denoise', tmp_path / 'run' / 'model.pt', a, '--out', tmp_path / 'den', '--quiet')
+    assert rc == 0, err
+    assert sorted(p.name for p in (tmp_path / 'den').iterdir()) == sorted(p.name for p in a.iterdir())
+    truth, noisy = true_psnr(data / 'clean', tmp_path / 'den'), true_psnr(data / 'clean', a)
+    assert truth > noisy + 1, (objective, truth, noisy)
+    rc, out, err = n2n('estimate', a, tmp_path / 'den', '--second-noisy', b, '--quiet')
+    assert rc == 0, err
+    est = float(LAST.fullmatch(out.strip().splitlines()[-1]).group(1))
+    assert abs(est - truth) < 1.0, (est, truth)
+
+
+@pytest.mark.parametrize('method,extra', [('zs-n2n', ('--steps', 150)), ('bm3d', ('--sigma', 15)), ('nlmeans', ())])
+def test_denoise_by_method_name(data, tmp_path, method, extra):
+    "`n2n denoise METHOD NOISY` needs no model file; it lowers the error against the clean crops; inspect says Gaussian."
+    a = data / 'g8' / 'a'
+    rc, out, err = n2n('denoise', method, a, '--out', tmp_path / 'den', '--quiet', *extra)
+    assert rc == 0, err
+    assert true_psnr(data / 'clean', tmp_path / 'den') > true_psnr(data / 'clean', a) + 2
+    rc, out, err = n2n('inspect', a)
+    assert rc == 0 and out.startswith('noise: ') and 'gaussian' in out.splitlines()[0].lower(), out
+
+
+def test_sure_warns_when_it_fits_the_noise(data, tmp_path):
+    "Trained too long at a high lr on three tiny crops, SURE's estimated MSE drops below 0: the command says so."
+    rc, out, err = n2n('train', data / 'g8' / 'a', '--objective', 'sure', '--out', tmp_path / 'run', '--steps', 300,
+                       '--batch-size', 4, '--crop', 32, '--features', 16, '--depth', 2, '--lr', 3e-3, '--quiet')
+    assert rc == 0, err
+    assert 'the SURE loss (an estimate of the MSE) went below 0' in out, out
+    assert (tmp_path / 'run' / 'loss.png').stat().st_size > 0
