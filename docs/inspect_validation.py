@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 import torch
 
-torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+torch.set_num_threads(int(os.environ.get('N2N_THREADS', max(1, min(4, os.cpu_count() or 1)))))
 from n2n.core import image_to_tensor
 from n2n.data import embedded_image
 from n2n.inspector import run_validation, validation_cases, THRESHOLDS

@@ -4,12 +4,13 @@
 
 # %% ../nbs/08_classic.ipynb #56ceac91
 from __future__ import annotations
+import math, warnings
 import numpy as np
 import torch
 from .core import image_to_tensor, tensor_to_image
 
 # %% auto #0
-__all__ = ['CLASSIC_METHODS', 'estimate_noise_sigma', 'classic_denoise', 'calibrate_classic']
+__all__ = ['CLASSIC_METHODS', 'MIN_SIDE', 'estimate_noise_sigma', 'check_classic_size', 'classic_denoise', 'calibrate_classic']
 
 # %% ../nbs/08_classic.ipynb #0a63f487
 def estimate_noise_sigma(img) -> float:
@@ -19,7 +20,10 @@ def estimate_noise_sigma(img) -> float:
         if img.ndim != 3: raise ValueError(f"expected a (C,H,W) tensor, got {tuple(img.shape)}")
         img = img.detach().double().cpu().numpy().transpose(1, 2, 0)
         if img.shape[-1] == 1: img = img[..., 0]
-    return float(estimate_sigma(img, average_sigmas=True, channel_axis=-1 if img.ndim == 3 else None))
+    with warnings.catch_warnings(), np.errstate(all='ignore'):       # a constant image: an empty slice, σ = NaN
+        warnings.simplefilter('ignore')
+        s = float(estimate_sigma(img, average_sigmas=True, channel_axis=-1 if img.ndim == 3 else None))
+    return s if math.isfinite(s) else 0.0
 
 def _nlmeans(x, s):
     from skimage.restoration import denoise_nl_means
@@ -44,6 +48,12 @@ def _bm3d(x, s):
     return bm3d.bm3d_rgb(x, s) if x.ndim == 3 else bm3d.bm3d(x, s)
 
 CLASSIC_METHODS = {'nlmeans': _nlmeans, 'tv': _tv, 'wavelet': _wavelet, 'bilateral': _bilateral, 'bm3d': _bm3d}
+MIN_SIDE = dict(nlmeans=2, tv=2, wavelet=2, bilateral=2, bm3d=8)   # pixels; BM3D's blocks are 8×8
+
+def check_classic_size(method: str, h: int, w: int) -> None:
+    "Refuse an image too small for `method` (`MIN_SIDE`) with a message that names the minimum."
+    m = MIN_SIDE[method]
+    if min(h, w) < m: raise ValueError(f"{method} needs images of at least {m}×{m} pixels; this one is {h}×{w}")
 
 def classic_denoise(image, method: str = 'nlmeans', sigma: float | None = None, strength: float = 1.0):
     """Denoise `image` with a classic method. `image`: tensor `(C,H,W)` in [0,1] or NumPy image (any dtype `image_to_tensor` reads);
@@ -61,6 +71,7 @@ def classic_denoise(image, method: str = 'nlmeans', sigma: float | None = None, 
         dtype = np.asarray(image).dtype
         x = tensor_to_image(image_to_tensor(image), np.float64)
     x = x.astype(np.float64)
+    check_classic_size(method, *x.shape[:2])
     s = (estimate_noise_sigma(x) if sigma is None else sigma / 255) * strength
     out = x if s == 0 else CLASSIC_METHODS[method](x, s)
     out = np.asarray(out, dtype=np.float32)

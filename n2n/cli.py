@@ -29,8 +29,8 @@ __all__ = ['COMMANDS', 'USER_ERRORS', 'NOISE_OPTIONS', 'TRAIN_DEFAULTS', 'RESUME
            'TRAIN_OPTIONS', 'DENOISE_METHODS', 'DENOISE_OPTIONS', 'command', 'UsageError', 'Interrupted', 'main',
            'read_checked', 'collect_images', 'output_suffix', 'plan_outputs', 'make_out_dir', 'OutFolder',
            'output_folder', 'write_text', 'parse_params', 'make_noise', 'noise_cmd', 'read_config',
-           'resolve_train_config', 'train_noise', 'build_run', 'estimate_sigma', 'noisy_only_objective', 'loss_plot',
-           'train_cmd', 'method_denoiser', 'denoise_cmd']
+           'resolve_train_config', 'train_noise', 'build_run', 'noisy_only_objective', 'loss_plot', 'train_cmd',
+           'method_denoiser', 'denoise_cmd']
 
 # %% ../nbs/25_cli.ipynb #01a7d6d3
 COMMANDS: dict = {}
@@ -474,8 +474,9 @@ def _check_objective(cfg: dict, given: dict) -> dict:
                              f"it takes no {', '.join(bad)}")
     if cfg['sigma'] is not None:
         s = _number(str(cfg['sigma'])) if not isinstance(cfg['sigma'], (int, float)) else cfg['sigma']
-        if not isinstance(s, (int, float)) or isinstance(s, bool) or not s > 0:
-            raise ValueError(f"--objective {obj}: --sigma is the noise level of your images, one number > 0 (8-bit units); got {cfg['sigma']!r}")
+        if not isinstance(s, (int, float)) or isinstance(s, bool) or not 0 < s <= 255:
+            raise ValueError(f"--objective {obj}: --sigma is the noise level of your images, one number in (0, 255] (8-bit units); "
+                             f"got {cfg['sigma']!r}")
         cfg['sigma'] = float(s)
     return cfg
 
@@ -548,11 +549,6 @@ def build_run(cfg: dict) -> dict:
     callbacks = [Anneal('gamma', 2.0, 0.0)] if loss == 'l0' else []
     return dict(model=model, data=data, objective=TargetLoss(loss), callbacks=callbacks, fit_cfg=fit_cfg, noise=noise)
 
-def estimate_sigma(images: list) -> float:
-    "The noise σ (8-bit units) of noisy NumPy images: the median over images of scikit-image's wavelet estimate (`estimate_noise_sigma`)."
-    from n2n.classic import estimate_noise_sigma
-    return 255 * float(np.median([estimate_noise_sigma(image_to_tensor(split_alpha(im)[0])) for im in images]))
-
 def noisy_only_objective(name: str, sigma: float | None = None, pd: int | None = None, seed: int = 0):
     "The engine objective of `--objective name` (n2v, nb2nb, r2r, sure), wrapped in pixel-shuffle downsampling when `pd` > 1."
     from n2n.blindspot import BlindSpot
@@ -571,9 +567,17 @@ def _build_noisy_only(cfg: dict) -> dict:
     from n2n.engine import FitConfig
     inputs, _ = _load_training_images(cfg)
     estimated = cfg['objective'] in ('r2r', 'sure') and cfg['sigma'] is None
-    if estimated: cfg['sigma'] = round(estimate_sigma(inputs), 3)     # kept in config.json: a resumed run uses the same σ
+    if estimated:                                                    # kept in config.json: a resumed run uses the same σ
+        from n2n.inspector import estimate_noise_level
+        try: s = estimate_noise_level([image_to_tensor(split_alpha(im)[0]) for im in inputs])
+        except ValueError as e: raise ValueError(f"cannot estimate σ from these images ({e}); give --sigma") from None
+        if not s > 0.05: raise ValueError(f"σ estimated from the images is {s:.3g} (constant images?); give --sigma")
+        cfg['sigma'] = round(s, 3)
     ch = cfg['channels'] or (3 if any(_n_channels(im) == 3 for im in inputs) else 1)
     crop = cfg['crop'] * (cfg['pd'] or 1)                              # the sub-images are crop × crop
+    big = max(max(im.shape[:2]) for im in inputs)
+    if cfg['pd'] and crop > 2 * big:
+        raise ValueError(f"--pd {cfg['pd']} with --crop {cfg['crop']} needs {crop}-pixel crops, but the largest image is {big} pixels wide")
     _check_train_memory({**cfg, 'crop': crop}, ch, None)
     data = NoisyCrops(inputs, crop=crop, channels=ch, length=max(len(inputs), 1000), seed=cfg['seed'])
     fit_cfg = FitConfig(**{f: cfg[k] for k, f in _FIT_KEYS.items()})
@@ -707,6 +711,9 @@ def train_cmd(data: Param("image folder: clean images (noise drawn on the fly), 
         cfg = resolve_train_config(flags, config)
         if ck_path is not None: raise ValueError(f"{out} already holds a training run ({ck_path.name}); add --resume to continue it or choose another --out")
     get_device(cfg['device'])                                   # fail early on an unavailable device
+    if cfg.get('data') and Path(cfg['data']).is_dir():         # outputs inside DATA would become training images
+        d, o = Path(cfg['data']).resolve(), out.resolve()
+        if o == d or d in o.parents: raise ValueError(f"--out {out} is inside DATA {cfg['data']}: choose a separate output folder")
     if cfg['arch'] == 'vae': return _train_vae(cfg, flags, out, resume, quiet)
     run = build_run(cfg)
     model, data = run['model'], run['data']
@@ -774,7 +781,7 @@ def _train_vae(cfg: dict, flags: dict, out: Path, resume: bool, quiet: bool):
 # %% ../nbs/25_cli.ipynb #07497880
 DENOISE_METHODS = ('zs-n2n', 'bm3d', 'nlmeans', 'tv', 'wavelet', 'bilateral')   # need no model file
 DENOISE_OPTIONS = dict(tile=Opt(int, 0), overlap=Opt(int, 0), device=Opt(check=get_device),
-                       precision=Opt(choices=PRECISIONS, none=False), sigma=Opt(float, 0, lo_open=True), steps=Opt(int, 0, lo_open=True),
+                       precision=Opt(choices=PRECISIONS, none=False), sigma=Opt(float, 0, 255, lo_open=True), steps=Opt(int, 0, lo_open=True),
                        seed=Opt(int, 0, none=False))
 
 def method_denoiser(name: str, sigma: float | None = None, steps: int | None = None, seed: int = 0, device=None, precision='auto'):
@@ -814,12 +821,20 @@ def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n tra
         raise FileNotFoundError(f"{model}: no such model file, and not a method that needs none ({', '.join(DENOISE_METHODS)})")
     if not is_method and (sigma is not None or steps is not None):
         raise ValueError(f"--sigma and --steps are for the methods {', '.join(DENOISE_METHODS)}; a model file takes neither")
+    if is_method and model.lower() == 'zs-n2n' and sigma is not None: raise ValueError("zs-n2n takes no --sigma (it needs none)")
+    if is_method and model.lower() != 'zs-n2n' and steps is not None: raise ValueError(f"{model} takes no --steps (only zs-n2n trains)")
+    if not str(out).strip(): raise ValueError("--out must name a folder")
     items = collect_images(inputs, recursive)
     outs = plan_outputs(items, Path(out))
     arrays, shapes = _check_all(items, clean=False)
     dev = get_device(device)
     if is_method:
         fn, what = method_denoiser(model.lower(), sigma, steps, seed, dev, precision)
+        if model.lower() != 'zs-n2n':                       # every image checked before any is written
+            from n2n.classic import check_classic_size
+            for (path, _, _), (c, h, w) in zip(items, shapes):
+                try: check_classic_size(model.lower(), h, w)
+                except ValueError as e: raise ValueError(f"{path}: {e}") from None
         def run(a):
             colour, alpha = split_alpha(a)
             return _to_array(fn(image_to_tensor(colour)).clamp(0, 1), colour, alpha)

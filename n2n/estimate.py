@@ -248,7 +248,7 @@ def _match(ref: dict, other: dict, what: str) -> None:
 @call_parse
 def estimate_cmd(noisy: Param("folder of noisy images (the denoiser's inputs)", str, opt=False),
                  denoised: Param("folder of the denoised outputs, same file names", str, opt=False),
-                 sigma: float = None,        # noise σ (8-bit units) if known: enables SURE (Gaussian noise)
+                 sigma: float = None,        # noise σ (8-bit units) if known: with --denoiser, enables SURE (Gaussian noise)
                  second_noisy: str = None,   # folder of second, independent noisy copies of the scenes (best estimate)
                  denoiser: str = None,       # what made DENOISED: METHOD[:SIGMA] (bm3d, nlmeans, tv, …) or a checkpoint
                  recursive: bool = False,    # include images in subfolders
@@ -256,7 +256,7 @@ def estimate_cmd(noisy: Param("folder of noisy images (the denoiser's inputs)", 
     "Estimate the PSNR of denoised images without clean ones: second noisy copy, SURE, masked loss; 95% intervals."
     from n2n.metrics import nldr
     from n2n.inspector import clipping_fraction
-    if sigma is not None and not sigma > 0: raise ValueError(f"--sigma must be > 0 (8-bit units), got {sigma}")
+    if sigma is not None and not 0 < sigma <= 255: raise ValueError(f"--sigma must be a number in (0, 255] (8-bit units), got {sigma}")
     if denoiser is None and second_noisy is None:
         raise ValueError("no estimator applies: give --second-noisy DIR (a second noisy copy), or --denoiser "
                          "METHOD_OR_MODEL (the masked estimate; with --sigma S also SURE)")
@@ -267,6 +267,8 @@ def estimate_cmd(noisy: Param("folder of noisy images (the denoiser's inputs)", 
     S = None
     if second_noisy is not None:
         S = _read_folder(second_noisy, recursive, '--second-noisy'); _match(N, S, '--second-noisy')
+        same = [k for k in N if S[k][1].shape == N[k][1].shape and torch.equal(S[k][1], N[k][1])]
+        if same: raise ValueError(f"--second-noisy {same[0]} is identical to its NOISY image: the copies must be independent draws")
     keys = sorted(N)
     ys, ds = [N[k][1] for k in keys], [D[k][1] for k in keys]
     for k, yv, dv in zip(keys, ys, ds):
@@ -284,6 +286,12 @@ def estimate_cmd(noisy: Param("folder of noisy images (the denoiser's inputs)", 
         outputs = [fn(y.float()).double() for y in ys]                      # no progress bar: an error may follow
         worst = check_reproduces(outputs, ds, [str(D[k][0]) for k in keys])
         print(f"the denoiser reproduces DENOISED (largest RMS difference {worst:.2f} grey levels)")
+    if sigma is not None:
+        from n2n.inspector import estimate_noise_level
+        est = estimate_noise_level(ys)
+        if not 0.5 < sigma / max(est, 1e-9) < 2:
+            print(f"warning: --sigma {sigma:g} is far from the σ the images show ({est:.1f}, wavelet estimate): "
+                  "SURE and the masked estimate depend on σ")
     clip = clipping_fraction(ys)
     if clip['low'] + clip['high'] >= 0.01 and clip['below'] + clip['above'] == 0:
         print(f"warning: {clip['low'] + clip['high']:.1%} of NOISY values are clipped at 0 or 1: there the noise is "
@@ -297,5 +305,12 @@ def estimate_cmd(noisy: Param("folder of noisy images (the denoiser's inputs)", 
     print(f"NLDR (no-reference noise-level drop, not a PSNR; over-smoothing also scores high): {nl:.2f} dB")
     best = res[res['best']]
     print(f"best-founded estimate: {best.method}")
+    if res['best'] == 'masked':
+        print("warning: only the masked estimate applies; it estimates the J-invariant version of the denoiser, which "
+              "can score several dB above or below DENOISED itself (docs/estimate_validation.md); a second noisy copy "
+              "(--second-noisy) or --sigma (SURE) estimates DENOISED")
+    if not math.isfinite(best.psnr):
+        raise ValueError(f"the estimated MSE is ≤ 0: the PSNR is above {_f2(best.interval[0])} dB (95 %), too close to "
+                         "the truth to estimate from this noise (or the noise is not what the estimate assumes)")
     print(f"estimated {best.line()}")
     return res

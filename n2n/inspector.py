@@ -436,6 +436,11 @@ def inspect_cmd(dir: Param("folder of noisy images (or one image file)", str, op
     from n2n.core import save_figure, split_alpha
     if figure is not None and Path(figure).suffix.lower() != '.png':
         raise ValueError(f"--figure must name a .png file, got {figure}")
+    if figure is not None:                                   # checked before the analysis, not after it
+        f = Path(figure).expanduser()
+        if f.is_dir(): raise ValueError(f"--figure {figure} is a folder; name a .png file")
+        bad = next((p for p in f.parents if p.exists() and not p.is_dir()), None)
+        if bad is not None: raise ValueError(f"--figure {figure}: {bad} is a file, not a folder")
     items = collect_images([dir], recursive)
     arrays = [read_checked(p, clean=False) for p, _, _ in items]             # every file checked before any output
     ims = [image_to_tensor(split_alpha(a)[0]) for a in tqdm(arrays, desc='images', disable=quiet, leave=False)]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/47_replication.ipynb #6e824c9f
 from __future__ import annotations
-import math
+import json, math
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
@@ -53,7 +53,7 @@ CARDS = (
     Card('ZS-N2N, Kodak24', 'zs-n2n', 'Kodak24', 'gaussian:25', 29.07,
          "Zero-Shot Noise2Noise (Mansour & Heckel, CVPR 2023), Table 1",
          "256×256 centre crops; noise clipped to [0, 1]; PSNR of float outputs (ours: noise not clipped, outputs rounded)",
-         "2000 Adam steps per image, lr 10⁻³ halved after 1500 (the authors' notebook)", 'kodak24-crop256'),
+         "2000 Adam steps per image, lr 10⁻³ halved after 1500 (the authors' notebook)", '../bench_no_clean'),   # the issue-11 benchmark
 )
 
 # %% ../nbs/47_replication.ipynb #646a313e
@@ -61,6 +61,12 @@ def _our_row(root: Path, card: Card):
     rows = [r for r in read_results(root / card.run / 'results.csv')
             if (r['dataset'], r['noise'], r['method']) == (card.dataset, card.noise, card.method)]
     return rows[-1] if rows else None
+
+def _per_image_budget(run: Path) -> str:
+    "A zero-shot run's budget: its `zs_steps` per image, from the run's config.json."
+    cfg = json.loads((run / 'config.json').read_text()) if (run / 'config.json').exists() else {}
+    zs = cfg.get('keyed', {}).get('zs_steps')
+    return f"{zs} steps per image" if zs else 'per image (see protocol)'
 
 def card_rows(root='docs/replication', cards=CARDS) -> list[dict]:
     "One dict per card: published, ours (None if not run), gap, images, our budget, verdict."
@@ -74,7 +80,7 @@ def card_rows(root='docs/replication', cards=CARDS) -> list[dict]:
         else: verdict = 'budget gap' if gap < 0 else 'at or above the published figure'
         steps = r and r.get('train_steps')
         budget = 'none (classic)' if c.tolerance is not None else (
-            f"{int(steps)} steps, {float(r['train_seconds']):.0f} s CPU" if steps else 'per image (see protocol)' if r else '')
+            f"{int(steps)} steps, {float(r['train_seconds']):.0f} s CPU" if steps else _per_image_budget(Path(root) / c.run) if r else '')
         out.append(dict(card=c.name, published=c.published, ours=ours, gap=gap, images=None if r is None else int(r['images']),
                         our_budget=budget, their_budget=c.budget, verdict=verdict, verified=c.verified, source=c.source))
     return out

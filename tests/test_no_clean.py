@@ -128,7 +128,8 @@ def test_estimate_all_three_and_sure_near_truth(denoised):
     rc, out, err = n2n('estimate', d / 'gf' / 'a', d / 'gf_tv', '--denoiser', 'tv:15', '--quiet')                 # no σ
     assert rc == 0, err
     assert 'SURE: not run' in out and 'estimated (wavelet MAD' in out
-    assert out.strip().splitlines()[-2].startswith('best-founded estimate: masked')
+    assert out.strip().splitlines()[-3].startswith('best-founded estimate: masked')
+    assert out.strip().splitlines()[-2].startswith('warning: only the masked estimate applies')
 
 
 def test_estimate_8bit_files(denoised):
@@ -154,7 +155,7 @@ def test_estimate_user_errors(denoised, tmp_path):
                    'does not reproduce DENOISED')
     one_line_error(*n2n('estimate', a, den, '--denoiser', 'tv', '--sigma', '30', '--quiet'), 'estimate',
                    'does not reproduce')
-    one_line_error(*n2n('estimate', a, den, '--sigma', '-3', '--second-noisy', b), 'estimate', '--sigma must be > 0')
+    one_line_error(*n2n('estimate', a, den, '--sigma', '-3', '--second-noisy', b), 'estimate', '--sigma must be a number in (0, 255]')
     odd = tmp_path / 'odd'; odd.mkdir()
     for p in sorted(den.iterdir()): (odd / (p.stem.upper() + p.suffix)).write_bytes(p.read_bytes())
     one_line_error(*n2n('estimate', a, odd, '--second-noisy', b), 'estimate', 'DENOISED has no file for camera')
@@ -226,3 +227,82 @@ def test_sure_warns_when_it_fits_the_noise(data, tmp_path):
     assert rc == 0, err
     assert 'the SURE loss (an estimate of the MSE) went below 0' in out, out
     assert (tmp_path / 'run' / 'loss.png').stat().st_size > 0
+
+
+# ---- cases a hostile pass found: each is one line and exit 2 (or a quiet success), nothing left behind
+@pytest.fixture(scope='module')
+def odd(tmp_path_factory):
+    "thin/ (a 1×40 noisy strip), small/ (6×6), flat/ (two constant 32×32 images)."
+    root = tmp_path_factory.mktemp('odd')
+    rng = np.random.default_rng(0)
+    write_image(root / 'thin' / 'a.png', rng.integers(0, 256, (1, 40), dtype=np.uint8))
+    write_image(root / 'small' / 'a.png', rng.integers(0, 256, (6, 6), dtype=np.uint8))
+    for v in (0, 128): write_image(root / 'flat' / f'{v}.png', np.full((32, 32), v, np.uint8))
+    return root
+
+
+TINY = ('--steps', 2, '--features', 8, '--depth', 2, '--crop', 16, '--batch-size', 2, '--quiet')
+HOSTILE = [
+    ('nlmeans on a 1-pixel strip', lambda d, o, t: ('denoise', 'nlmeans', o / 'thin', '--out', t / 'x'), 'at least 2×2 pixels'),
+    ('bm3d on 6×6', lambda d, o, t: ('denoise', 'bm3d', o / 'small', '--out', t / 'x'), 'bm3d needs images of at least 8×8'),
+    ('σ beyond 255', lambda d, o, t: ('denoise', 'bm3d', d / 'g8' / 'a', '--sigma', '1e30', '--out', t / 'x'), 'sigma must be in (0, 255]'),
+    ('zs-n2n with --sigma', lambda d, o, t: ('denoise', 'zs-n2n', d / 'g8' / 'a', '--sigma', 25, '--out', t / 'x'),
+     'zs-n2n takes no --sigma'),
+    ('a classic method with --steps', lambda d, o, t: ('denoise', 'tv', d / 'g8' / 'a', '--steps', 5, '--out', t / 'x'),
+     'tv takes no --steps'),
+    ('an empty --out', lambda d, o, t: ('denoise', 'tv', d / 'g8' / 'a', '--out', ''), '--out must name a folder'),
+    ('r2r with σ = inf', lambda d, o, t: ('train', d / 'g8' / 'a', '--objective', 'r2r', '--sigma', 'inf', '--out', t / 'x', *TINY),
+     'sigma'),
+    ('sure with σ = 1e30', lambda d, o, t: ('train', d / 'g8' / 'a', '--objective', 'sure', '--sigma', '1e30', '--out', t / 'x',
+                                            *TINY), 'one number in (0, 255]'),
+    ('sure on constant images', lambda d, o, t: ('train', o / 'flat', '--objective', 'sure', '--out', t / 'x', *TINY),
+     'constant images?'),
+    ('--pd far beyond the images', lambda d, o, t: ('train', d / 'g8' / 'a', '--objective', 'n2v', '--pd', 100, '--out', t / 'x',
+                                                    *TINY), '--pd 100 with --crop 16 needs 1600-pixel crops'),
+    ('estimate with σ = inf', lambda d, o, t: ('estimate', d / 'g8' / 'a', d / 'g8' / 'a', '--denoiser', 'tv', '--sigma', 'inf'),
+     '--sigma'),
+    ('a second copy that is NOISY itself', lambda d, o, t: ('estimate', d / 'g8' / 'a', d / 'g8' / 'b', '--second-noisy',
+                                                           d / 'g8' / 'a'), 'must be independent draws'),
+]
+
+
+@pytest.mark.parametrize('label,args,msg', HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_case_is_one_line(data, odd, tmp_path, label, args, msg):
+    a = args(data, odd, tmp_path)
+    rc, out, err = n2n(*a)
+    one_line_error(rc, out, err, a[0], msg)
+    assert not (tmp_path / 'x').exists()
+
+
+def test_train_out_inside_data_is_refused(data, tmp_path):
+    d = tmp_path / 'photos'
+    d.mkdir()
+    for p in (data / 'g8' / 'a').iterdir(): (d / p.name).write_bytes(p.read_bytes())
+    for o in (d, d / 'run'):
+        one_line_error(*n2n('train', d, '--objective', 'nb2nb', '--out', o, *TINY), 'train', 'is inside DATA')
+    assert sorted(p.name for p in d.iterdir()) == sorted(p.name for p in (data / 'g8' / 'a').iterdir())
+
+
+def test_inspect_checks_the_figure_path_before_the_analysis(data, tmp_path):
+    (tmp_path / 'afile').write_text('x')
+    rc, out, err = n2n('inspect', data / 'g8' / 'a', '--figure', tmp_path / 'afile' / 'fig.png')
+    one_line_error(rc, out, err, 'inspect', 'is a file, not a folder')
+    assert out == ''
+    (tmp_path / 'dir.png').mkdir()
+    one_line_error(*n2n('inspect', data / 'g8' / 'a', '--figure', tmp_path / 'dir.png'), 'inspect', 'is a folder')
+
+
+def test_constant_images_denoise_quietly(odd, tmp_path):
+    "σ estimated on a constant image is 0, not NaN: every classic method returns it unchanged, with no warning line."
+    for m in ('bm3d', 'tv', 'wavelet', 'nlmeans', 'bilateral'):
+        rc, out, err = n2n('denoise', m, odd / 'flat', '--out', tmp_path / m, '--quiet')
+        assert rc == 0 and err == '', (m, err)
+        for v in (0, 128):
+            assert np.abs(read_image(tmp_path / m / f'{v}.png').astype(int) - v).max() <= 1, m
+
+
+def test_estimate_warns_when_sigma_contradicts_the_images(denoised):
+    "σ = 100 given for σ = 15 noise: the command says so before its estimates."
+    d = denoised
+    rc, out, err = n2n('estimate', d / 'gf' / 'a', d / 'gf_tv', '--denoiser', 'tv:15', '--sigma', 100, '--quiet')
+    assert 'is far from the σ the images show' in out, out
