@@ -44,7 +44,7 @@ class DemoConfig:
     crop: int = 96
     batch_size: int = 8
     lr: float = 1e-3
-    steps: int = 2000
+    steps: int = 1200
     seconds: float | None = None
     ensemble: bool = True           # also score the U-Net's 8-fold self-ensemble
     classic: tuple = ('bm3d', 'nlmeans', 'wavelet', 'tv', 'bilateral')
@@ -134,7 +134,7 @@ def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progre
     total = time.time() - t_start
     gap = means[ours]['psnr'] - means[best_classic]['psnr'] if best_classic else None
     verdict = (f"{ours} {'beats' if gap > 0 else 'does NOT beat'} the best classic denoiser ({best_classic}, given the true σ) "
-               f"by {gap:+.2f} dB PSNR.") if best_classic else ''
+               f"({gap:+.2f} dB PSNR).") if best_classic else ''
     per_image = ["| method | " + " | ".join(cleans) + " |", "|---|" + "---:|" * len(cleans)]
     per_image += [f"| {m} | " + " | ".join(f"{per[m][k]['psnr']:.2f}" for k in cleans) + " |" for m in methods]
     report = f"""# n2n demo report
@@ -169,7 +169,7 @@ PSNR per image (dB):
 @call_parse
 @options(**{k: DEMO_OPTIONS[k] for k in ('steps', 'seconds', 'features', 'precision', 'seed', 'device')})
 def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.png, loss.png, model.pt
-         steps: int = 2000,          # training steps (batches of 8 crops of 96x96)
+         steps: int = 1200,          # training steps (batches of 8 crops of 96x96)
          seconds: float = None,      # optional wall-clock cap on training, in seconds
          features: int = 48,         # U-Net width (the paper uses 48)
          precision: str = 'auto',    # auto (bf16 where the hardware has it), bf16 or fp32
