@@ -126,9 +126,12 @@ def _run(name: str, rest: list, cmds: dict) -> int:
     return 0
 
 def main(argv: list[str] | None = None) -> int:
-    "The `n2n` console script, `n2n COMMAND [options]`: returns the exit code (0; 2 user error, 130 Ctrl-C, 1 bug)."
+    "The `n2n` console script, `n2n COMMAND [options]`: returns the exit code (0; 2 user error, 130 Ctrl-C or SIGTERM, 1 bug)."
     if signal.getsignal(signal.SIGINT) is _early_interrupt: signal.signal(signal.SIGINT, signal.default_int_handler)
     argv = list(sys.argv[1:] if argv is None else argv)
+    term = signal.getsignal(signal.SIGTERM) if hasattr(signal, 'SIGTERM') else None
+    if term == signal.SIG_DFL:                             # `kill`, `timeout`, a scheduler: handled as Ctrl-C is
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     try:
         cmds = _commands()
         usage = "usage: n2n {" + ",".join(cmds) + "} [options]   (n2n COMMAND --help for a command's options)"
@@ -146,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:                                # the reader of stdout went away (n2n --help | head)
         with contextlib.suppress(OSError, ValueError): os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    finally:
+        if term == signal.SIG_DFL: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 # %% ../nbs/25_cli.ipynb #e2a6e9ce
 def _png_16bit_colour(path: Path) -> bool:

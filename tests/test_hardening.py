@@ -451,6 +451,22 @@ def test_ctrl_c_before_the_first_checkpoint_says_nothing_was_kept(f, tmp_path):
 
 
 @pytest.mark.skipif(os.name != 'posix', reason='signals')
+def test_sigterm_is_handled_as_ctrl_c(f, tmp_path):
+    "`kill` (SIGTERM, what `timeout` and schedulers send) during a denoise into a new folder: one line, the folder removed."
+    out = tmp_path / 'termed'
+    p = subprocess.Popen([N2N, 'denoise', 'zs-n2n', str(f['folder']), '--steps', '100000', '--out', str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.time() + 120
+    while not out.exists() and time.time() < deadline and p.poll() is None: time.sleep(0.05)
+    assert out.exists(), 'the output folder was never made'
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err)
+    one_line(err, 'n2n denoise: interrupted')
+    assert not out.exists()
+
+
+@pytest.mark.skipif(os.name != 'posix', reason='signals')
 def test_ctrl_c_after_a_checkpoint_keeps_it_and_resume_finishes(f, tmp_path):
     from n2n.checkpoint import load_checkpoint
     out = tmp_path / 'later'
