@@ -571,6 +571,10 @@ def _build_noisy_only(cfg: dict) -> dict:
     from n2n.unet import UNet
     from n2n.engine import FitConfig
     inputs, _ = _load_training_images(cfg)
+    if all(np.ptp(split_alpha(im)[0]) == 0 for im in inputs):
+        raise ValueError("every image is constant: constant images hold no noise to learn from")
+    small = max(inputs, key=lambda im: min(im.shape[:2])).shape[:2]
+    if min(small) < 8: raise ValueError(f"the largest image is {small[0]}×{small[1]} pixels; training needs images of at least 8×8")
     estimated = cfg['objective'] in ('r2r', 'sure') and cfg['sigma'] is None
     if estimated:                                                    # kept in config.json: a resumed run uses the same σ
         from n2n.inspector import estimate_noise_level
