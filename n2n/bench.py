@@ -495,10 +495,10 @@ def bench(datasets: str = 'Kodak24,CBSD68,BSD68,Set12',  # test sets, comma-sepa
           data: str = None,                              # folder of the benchmark sets (default: $N2N_DATA)
           quiet: bool = False):                          # no progress bars
     "Benchmark classic, N2C, N2N and the article's model on test sets: PSNR/SSIM/NLDR/time table, resumable (or `--throughput`)."
-    from n2n.cli import output_folder, _no_bars
+    from n2n.files import output_folder, show_bars
     if threads: torch.set_num_threads(threads)
     get_device(device)
-    quiet = _no_bars(quiet)
+    quiet = not show_bars(quiet)
     if throughput:
         md = throughput_table(threads=(threads,) if threads else (1, max(1, min(2, os.cpu_count() or 1))), device=device)
         head = (f"Paper U-Net (48 features, depth 5): training on batches of 8×64² crops, denoising one 512×768 image. "

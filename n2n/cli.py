@@ -16,21 +16,22 @@ if ((__name__ == '__main__' and not {'ipykernel', 'execnb'} & set(sys.modules))
         and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, _early_interrupt)        # the console script: installed before the heavy imports below
 
-import contextlib, json, logging, shutil, tempfile, time, warnings, zlib
+import contextlib, json, logging, tempfile, time, warnings, zlib
 from pathlib import Path
 import numpy as np
 from fastcore.script import anno_parser, call_parse, Param
 from .core import (ImageReadError, IMAGE_EXTS, read_image, write_image, image_to_tensor, tensor_to_image, split_alpha, make_generator,
                       atomic_write, save_figure, get_device, PRECISIONS, Opt, options, check_options, check_memory,
                       remove_stale_temps_in)
+from .files import (read_checked, collect_images, group_by_folder, read_all_checked, output_suffix, plan_outputs,
+                       output_folder, write_text, show_bars)
 
 # %% auto #0
 __all__ = ['COMMANDS', 'USER_ERRORS', 'NOISE_OPTIONS', 'TRAIN_DEFAULTS', 'RESUME_FREE', 'LOSS_NAMES', 'NOISY_ONLY', 'OBJECTIVES',
            'TRAIN_OPTIONS', 'DENOISE_METHODS', 'DENOISE_OPTIONS', 'command', 'UsageError', 'Interrupted', 'main',
-           'read_checked', 'collect_images', 'output_suffix', 'plan_outputs', 'make_out_dir', 'OutFolder',
-           'output_folder', 'write_text', 'parse_params', 'make_noise', 'noise_cmd', 'read_config',
-           'resolve_train_config', 'train_noise', 'build_run', 'noisy_only_objective', 'loss_plot', 'train_cmd',
-           'method_denoiser', 'denoise_cmd']
+           'parse_params', 'make_noise', 'noise_cmd', 'read_config', 'resolve_train_config', 'train_noise', 'build_run',
+           'noisy_only_objective', 'init_checkpoint', 'adopt_init', 'loss_plot', 'train_cmd', 'method_denoiser',
+           'denoise_cmd', 'models_cmd']
 
 # %% ../nbs/25_cli.ipynb #01a7d6d3
 COMMANDS: dict = {}
@@ -152,107 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if term == signal.SIG_DFL: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-# %% ../nbs/25_cli.ipynb #e2a6e9ce
-def _png_16bit_colour(path: Path) -> bool:
-    "True for a PNG whose header says 16 bits per sample with colour or alpha (colour types 2, 4, 6)."
-    if path.suffix.lower() != '.png': return False
-    with open(path, 'rb') as f: head = f.read(26)
-    return len(head) == 26 and head[:8] == b'\x89PNG\r\n\x1a\n' and head[12:16] == b'IHDR' and head[24] == 16 and head[25] in (2, 4, 6)
-
-def read_checked(path, clean: bool = True) -> np.ndarray:
-    """Read an image file for a command: the array as stored (`(H,W)`/`(H,W,C)`, uint8/uint16/float), or one-line `ImageReadError`.
-    Float images must lie in [0, 1] when `clean`; noisy ones (`clean=False`) may stray to [-1, 2]."""
-    path = Path(path)
-    a = read_image(path)
-    if _png_16bit_colour(path):
-        raise ImageReadError(f"{path}: 16-bit colour PNG cannot be read losslessly here (Pillow reads it as 8-bit); save it as a 16-bit TIFF")
-    colour, _ = split_alpha(a)
-    try: t = image_to_tensor(colour)
-    except (ValueError, TypeError) as e: raise ImageReadError(f"{path}: {e}") from None
-    lo, hi = (0, 1) if clean else (-1, 2)
-    if np.issubdtype(a.dtype, np.floating) and (t.min() < lo or t.max() > hi):
-        raise ImageReadError(f"{path}: float image values must lie in [{lo}, {hi}]; found [{t.min():.4g}, {t.max():.4g}]")
-    return a
-
-def collect_images(inputs, recursive: bool = False) -> list:
-    "Image files named by `inputs` (files and folders): [(source path, output-relative path, folder label)], sorted per folder."
-    from n2n.data import list_images
-    items = []
-    for s in inputs:
-        p = Path(s).expanduser()
-        if p.is_dir():
-            try: files = list_images(p, recursive)
-            except ValueError: raise ValueError(f"{p}: no image files ({' '.join(IMAGE_EXTS)}) in this folder"
-                                                + ('' if recursive else '; --recursive includes subfolders')) from None
-            items += [(f, f.relative_to(p), str(p)) for f in files]
-        elif p.is_file():
-            if p.suffix.lower() not in IMAGE_EXTS: raise ImageReadError(f"{p}: not an image file name (expected {' '.join(IMAGE_EXTS)})")
-            items.append((p, Path(p.name), 'files'))
-        else: raise FileNotFoundError(f"{p}: no such file or folder")
-    return items
-
-def output_suffix(src: Path) -> str:
-    "Outputs are TIFF for TIFF inputs, else PNG (lossless: JPEG would add its own artefacts to a denoised or noisy image)."
-    return '.tif' if src.suffix.lower() in ('.tif', '.tiff') else '.png'
-
-# %% ../nbs/25_cli.ipynb #5d33e544
-def plan_outputs(items: list, out: Path, suffix_fn=output_suffix) -> list[Path]:
-    "Output path per input item (`out/relative name`, suffix from `suffix_fn`); `ValueError` on collisions or overwriting an input."
-    out = Path(out).expanduser()
-    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"output {out} exists and is not a folder")
-    outs = [out / rel.with_suffix(suffix_fn(src)) for src, rel, _ in items]
-    seen = {}
-    for (src, _, _), o in zip(items, outs):
-        if o in seen: raise ValueError(f"{seen[o]} and {src} would both be written to {o}; rename one of them")
-        seen[o] = src
-    ins = {src.resolve(): src for src, _, _ in items}
-    folders = {Path(g).resolve() for _, _, g in items if g != 'files'}
-    if out.resolve() in folders: raise ValueError(f"output folder {out} is an input folder; choose a separate output folder")
-    for o in outs:
-        if o.resolve() in ins: raise ValueError(f"output {o} would overwrite input {ins[o.resolve()]}; choose another output folder")
-    return outs
-
-def make_out_dir(out) -> Path:
-    "Create folder `out` (and parents) and check that files can be written in it; on failure remove what was created."
-    out = Path(out).expanduser()
-    missing, p = [], out
-    while not p.exists() and p != p.parent: missing.append(p); p = p.parent
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f'.n2n-write-test.{os.getpid()}.', suffix='.tmp', dir=out)  # atomic_write's
-        os.close(fd); os.remove(probe)
-    except OSError as e:
-        for d in missing:                                   # deepest first
-            try: d.rmdir()
-            except OSError: pass
-        raise OSError(f"cannot write to output folder {out}: {e.strerror or e}") from None
-    return out
-
-class OutFolder:
-    "An output folder a command writes into: its `path`, and whether this command `created` it."
-    def __init__(self, path: Path, created: bool): self.path, self.created = path, created
-    def __repr__(self): return f"OutFolder({str(self.path)!r}, created={self.created})"
-
-@contextlib.contextmanager
-def output_folder(out, keep=None):
-    """Create folder `out` for the block (`make_out_dir`) and delete the temporary files that killed writes of ours left
-    there; if the block fails (an error, Ctrl-C) and created `out`, remove it again, unless `keep()` says to keep it."""
-    out = Path(out).expanduser()
-    top, p = None, out
-    while not p.exists() and p != p.parent: top, p = p, p.parent
-    make_out_dir(out)
-    remove_stale_temps_in(out)
-    folder = OutFolder(out, top is not None)
-    try: yield folder
-    except BaseException:
-        if top is not None and not (keep is not None and keep()): shutil.rmtree(top, ignore_errors=True)
-        raise
-
-def write_text(path, text: str) -> Path:
-    "Write `text` to `path` atomically (`n2n.core.atomic_write`)."
-    with atomic_write(path, 'w') as f: f.write(text)
-    return Path(path)
-
 # %% ../nbs/25_cli.ipynb #8960d6bc
 def _number(s):
     "'25' → 25, '2.5' → 2.5, '0,50' → (0, 50), 'none' → None, other text stays text."
@@ -310,28 +210,6 @@ def _to_array(t, like: np.ndarray, alpha) -> np.ndarray:
     if alpha is not None: a = np.concatenate([a.reshape(*a.shape[:2], -1), alpha[..., None].astype(a.dtype)], -1)
     return a
 
-def _check_all(items, clean: bool = True, keep_bytes: int = 256 * 2**20) -> tuple:
-    """Read every input with `read_checked` before anything is written: ({index: array} while they fit in
-    `keep_bytes`, else re-read later; [(C, H, W) of each image's colour part])."""
-    kept, shapes, total = {}, [], 0
-    for i, (path, _, _) in enumerate(items):
-        a = read_checked(path, clean)
-        colour, _ = split_alpha(a)
-        shapes.append((1 if colour.ndim == 2 else colour.shape[-1], *colour.shape[:2]))
-        total += a.nbytes
-        if total <= keep_bytes: kept[i] = a
-    return kept, shapes
-
-def _no_bars(quiet: bool) -> bool:
-    "Progress bars only on a terminal: a log file or a pipe gets the result lines, not bar redraws."
-    return quiet or not (hasattr(sys.stderr, 'isatty') and sys.stderr.isatty())
-
-def _groups(items):
-    "Items grouped by folder label, in order: {label: [(index, item)]}."
-    g = {}
-    for i, it in enumerate(items): g.setdefault(it[2], []).append((i, it))
-    return g
-
 NOISE_OPTIONS = dict(model=Opt(none=False, check=lambda v: _noise_class(v)), sigma=Opt('level'), p=Opt(float),
                      lam=Opt('level'), params=Opt('table'), seed=Opt(int, 0, 2**63 - 1, none=False))
 
@@ -358,13 +236,13 @@ def noise_cmd(in_dir: Param("folder of clean images (or one image file)", str, o
     items = collect_images([src], recursive)
     kinds = ['a', 'b'] if pairs else ['noisy']
     plans = {k: plan_outputs(items, out / k) for k in kinds + (['clean'] if clean else [])}
-    arrays, shapes = _check_all(items)
+    arrays, shapes = read_all_checked(items)
     for (path, _, _), s in zip(items, shapes):
         try: noise.check_memory((1, *s))
         except ValueError as e: raise type(e)(f"{path}: {e}") from None
     with output_folder(out):
-        for label, group in _groups(items).items():
-            for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=_no_bars(quiet), leave=False):
+        for label, group in group_by_folder(items).items():
+            for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=not show_bars(quiet), leave=False):
                 a = arrays[i] if i in arrays else read_checked(path)
                 colour, alpha = split_alpha(a)
                 g = make_generator(_image_seed(seed, rel))
@@ -391,7 +269,7 @@ def _fit_defaults() -> dict:
 TRAIN_DEFAULTS = dict(data=None, dataset=None, pairs=False, mode='n2n', objective=None, pd=None, recipe=None, noise=None, sigma=None,
                       p=None, lam=None, params=None,
                       arch='unet', features=48, depth=5, residual=1, channels=None, crop=64, loss=None, **_fit_defaults(),
-                      checkpoint_every=100, vae=None)
+                      checkpoint_every=100, vae=None, init=None)
 RESUME_FREE = ('device', 'num_workers', 'checkpoint_every', 'precision', 'compile')
 LOSS_NAMES = ('l2', 'l1', 'l0', 'masked')
 NOISY_ONLY = ('n2v', 'nb2nb', 'r2r', 'sure')      # objectives that train on the noisy images themselves
@@ -410,7 +288,7 @@ def _train_options() -> dict:
                 noise=Opt(check=_noise_class), sigma=Opt('level'), p=Opt('level'), lam=Opt('level'),
                 params=Opt('table'), arch=Opt(choices=('unet', 'vae')), features=pos(), depth=Opt(int, 1, 8),
                 residual=Opt('switch'), channels=Opt(int, choices=(1, 3)), crop=pos(), loss=Opt(choices=LOSS_NAMES),
-                checkpoint_every=pos(), vae=Opt('table'),
+                checkpoint_every=pos(), vae=Opt('table'), init=Opt(),
                 device=Opt(check=get_device), **{k: FIT_OPTIONS[f] for k, f in _FIT_KEYS.items() if f in FIT_OPTIONS})
 
 TRAIN_OPTIONS = _train_options()
@@ -598,6 +476,27 @@ def _build_noisy_only(cfg: dict) -> dict:
     return dict(model=model, data=data, objective=noisy_only_objective(cfg['objective'], cfg['sigma'], cfg['pd'], cfg['seed']),
                 callbacks=[], fit_cfg=fit_cfg, noise=None, sigma_estimated=estimated)
 
+def init_checkpoint(spec: str) -> tuple:
+    "(checkpoint dict, path) that `--init` names: `pretrained:NAME` (SHA-256 checked, `n2n.pretrained`) or a model file."
+    from n2n.checkpoint import load_checkpoint
+    if str(spec).startswith('pretrained:'):
+        from n2n.pretrained import weights_path
+        path = weights_path(spec)
+    else: path = Path(spec).expanduser()
+    return load_checkpoint(path), path
+
+def adopt_init(cfg: dict, flags: dict, ck: dict, path) -> dict:
+    "`--init`: the U-Net's shape (features, depth, residual, channels) comes from the weights; contradicting flags are errors."
+    if ck['arch'] != 'UNet': raise ValueError(f"--init {path}: holds a {ck['arch']} model; n2n train starts only a UNet from weights")
+    if cfg['arch'] != 'unet': raise ValueError("--init starts a U-Net from weights; it does not apply to --arch vae")
+    c = ck['config']
+    want = dict(features=c['features'], depth=c['depth'], residual=int(bool(c['residual'])), channels=c['in_channels'])
+    clash = [f"--{k} {flags[k]} (the weights have {v})" for k, v in want.items()
+             if flags.get(k) is not None and _number(str(flags[k])) != v]
+    if clash: raise ValueError(f"--init {path}: {', '.join(clash)}; leave these flags out to take the weights' shape")
+    cfg.update(want)
+    return cfg
+
 def loss_plot(hist: dict, path, title: str = 'training loss') -> Path:
     "Save the loss curve (log scale) to `path` atomically, without pyplot (no GUI backend needed)."
     from matplotlib.figure import Figure
@@ -702,12 +601,13 @@ def train_cmd(data: Param("image folder: clean images (noise drawn on the fly), 
               precision: str = None,     # auto (bf16 where the hardware has it; default), bf16 or fp32
               compile: bool = False,     # torch.compile the model (pays off only on long runs)
               num_workers: int = None,   # data-loading processes (default 0; exact resume needs 0)
+              init: str = None,          # start from these weights: pretrained:NAME (see n2n models) or a model.pt file
               vae: str = None,           # --arch vae only: three-stage settings, e.g. 'epochs=12 adjust_epochs=3 beta=1' (defaults: n2n.article.small_config)
               resume: bool = False,      # continue the run in --out from its checkpoint
               quiet: bool = False):      # no progress bars
     "Train a denoiser (Noise2Noise or Noise2Clean U-Net, or the article's VAE) on an image folder or a registry set; checkpoints, model.pt, loss.png."
     from n2n.core import get_device
-    from n2n.checkpoint import load_checkpoint
+    from n2n.checkpoint import load_checkpoint, build_model
     from n2n.engine import GracefulInterrupt, learner
     flags = {k: v for k, v in locals().items() if k in TRAIN_DEFAULTS}
     out = Path(out).expanduser(); ck_path = _run_checkpoint(out)
@@ -724,7 +624,10 @@ def train_cmd(data: Param("image folder: clean images (noise drawn on the fly), 
         d, o = Path(cfg['data']).resolve(), out.resolve()
         if o == d or d in o.parents: raise ValueError(f"--out {out} is inside DATA {cfg['data']}: choose a separate output folder")
     if cfg['arch'] == 'vae': return _train_vae(cfg, flags, out, resume, quiet)
+    init = init_checkpoint(cfg['init']) if cfg['init'] else None
+    if init is not None and not resume: adopt_init(cfg, flags, *init)
     run = build_run(cfg)
+    if init is not None and not resume: run['model'].load_state_dict(build_model(init[0], path=init[1]).float().state_dict())
     model, data = run['model'], run['data']
     with _run_folder(out) as folder:
         targets = 'noisy' if cfg['mode'] == 'n2n' else 'clean'
@@ -737,7 +640,7 @@ def train_cmd(data: Param("image folder: clean images (noise drawn on the fly), 
               f"{run['fit_cfg'].steps} steps → {out}", flush=True)
         t, stop = time.time(), GracefulInterrupt()
         lrn = learner(model, data, run['objective'], run['fit_cfg'], run['callbacks'] + [stop],
-                      progress=not _no_bars(quiet), checkpoint=out / 'checkpoint.pt',
+                      progress=show_bars(quiet), checkpoint=out / 'checkpoint.pt',
                       checkpoint_every=cfg['checkpoint_every'], resume=resume, meta={'run_config': cfg})
         hist = lrn.fit()
         if stop.interrupted: _interrupted(out, lrn.step, folder)
@@ -776,7 +679,7 @@ def _train_vae(cfg: dict, flags: dict, out: Path, resume: bool, quiet: bool):
         print(f"n2n train: {'resuming' if resume else ''} three-stage training of the article's model on {len(images)} "
               f"images ({noise!r}) → {out}", flush=True)
         t, stop = time.time(), GracefulInterrupt()
-        res = art.fit_article(model, images, acfg, run_dir=out / 'stages', progress=not _no_bars(quiet), resume=resume,
+        res = art.fit_article(model, images, acfg, run_dir=out / 'stages', progress=show_bars(quiet), resume=resume,
                               callbacks=[stop], checkpoint_every=cfg['checkpoint_every'], meta={'run_config': cfg})
         hist, off = dict(step=[], loss=[], stage=[], seconds=[]), 0
         for st, h in sorted(res['history'].items()):
@@ -807,8 +710,8 @@ def method_denoiser(name: str, sigma: float | None = None, steps: int | None = N
 @command('denoise')
 @call_parse
 @options(**DENOISE_OPTIONS)
-def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n train or n2n demo), or a method that needs none: "
-                             + ', '.join(DENOISE_METHODS), str, opt=False),
+def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n train or n2n demo), pretrained:NAME (n2n models), "
+                             "or a method that needs none: " + ', '.join(DENOISE_METHODS), str, opt=False),
                 inputs: Param("image files and/or folders", str, nargs='+', opt=False),
                 out: str = 'n2n_denoised',  # output folder; each image keeps its name (as .png, or .tif for TIFF inputs)
                 tile: int = None,           # tile size in pixels (default: 512 for images over 1 megapixel; 0: never tile)
@@ -824,6 +727,9 @@ def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n tra
     from tqdm.auto import tqdm
     from n2n.checkpoint import load_checkpoint, build_model, describe
     from n2n.inference import denoise, check_denoise_memory, model_channels
+    if model.startswith('pretrained:'):
+        from n2n.pretrained import weights_path
+        model = str(weights_path(model))                    # SHA-256 checked; then loaded as any model file
     is_method = not Path(model).expanduser().is_file() and model.lower() in DENOISE_METHODS
     if not is_method and not Path(model).expanduser().is_file():
         if Path(model).suffix or '/' in str(model): raise FileNotFoundError(f"{model}: no such checkpoint file")
@@ -835,7 +741,7 @@ def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n tra
     if not str(out).strip(): raise ValueError("--out must name a folder")
     items = collect_images(inputs, recursive)
     outs = plan_outputs(items, Path(out))
-    arrays, shapes = _check_all(items, clean=False)
+    arrays, shapes = read_all_checked(items, clean=False)
     dev = get_device(device)
     if is_method:
         fn, what = method_denoiser(model.lower(), sigma, steps, seed, dev, precision)
@@ -858,11 +764,19 @@ def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n tra
         run = lambda a: denoise(net, a, device=dev, tile=tile, overlap=overlap, precision=precision)
     t = time.time()
     with output_folder(out):
-        for label, group in _groups(items).items():
-            for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=_no_bars(quiet), leave=False):
+        for label, group in group_by_folder(items).items():
+            for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=not show_bars(quiet), leave=False):
                 a = arrays.pop(i) if i in arrays else read_checked(path, clean=False)
                 write_image(outs[i], run(a))
     print(f"n2n denoise: {len(items)} image{'s' * (len(items) != 1)} → {Path(out)} in {time.time() - t:.1f} s with {what}")
     return outs
+
+# %% ../nbs/25_cli.ipynb #59b7ebc3
+@command('models')
+@call_parse
+def models_cmd():
+    "List the pretrained models shipped with the kit: noise, objective, training budget, held-out PSNR beside BM3D."
+    from n2n.pretrained import models_table
+    print(models_table())
 
 if __name__ == '__main__' and not {'ipykernel', 'execnb'} & set(sys.modules): sys.exit(main())   # python -m n2n.cli

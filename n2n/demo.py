@@ -183,8 +183,8 @@ def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.pn
     get_device(device)  # fail early on an unavailable device
     cap = f" (at most {seconds:.0f} s)" if seconds else ""
     print(f"n2n demo: training a Noise2Noise U-Net for {steps} steps{cap}; results go to {Path(out).resolve()}")
-    from n2n.cli import output_folder, _no_bars
-    with output_folder(out): res = run_demo(out, cfg, progress=not _no_bars(quiet))    # failed: no new folder is left
+    from n2n.files import output_folder, show_bars
+    with output_folder(out): res = run_demo(out, cfg, progress=show_bars(quiet))    # failed: no new folder is left
     print(res['report'].split('\n\nPSNR per image')[0])
     print(f"\nReport: {Path(out).resolve() / 'report.md'}\nFigure: {Path(out).resolve() / 'comparison.png'}")
     return res

@@ -224,7 +224,7 @@ def estimate_psnr(noisy, denoised, sigma: float | None = None, second=None, deno
 # %% ../nbs/46_estimate.ipynb #6043cc32
 def _read_folder(folder, recursive: bool, what: str) -> dict:
     "{relative name without extension: (path, (C,H,W) tensor, integer levels or None)} of an image folder."
-    from n2n.cli import collect_images, read_checked
+    from n2n.files import collect_images, read_checked
     from n2n.core import split_alpha
     out = {}
     for p, rel, _ in collect_images([folder], recursive):

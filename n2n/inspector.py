@@ -432,7 +432,7 @@ def inspect_cmd(dir: Param("folder of noisy images (or one image file)", str, op
                 quiet: bool = False):      # no progress bar
     "Inspect a folder of noisy images: noise family, evidence, which methods' assumptions hold, a recommendation."
     from tqdm.auto import tqdm
-    from n2n.cli import collect_images, read_checked
+    from n2n.files import collect_images, read_checked
     from n2n.core import save_figure, split_alpha
     if figure is not None and Path(figure).suffix.lower() != '.png':
         raise ValueError(f"--figure must name a .png file, got {figure}")
