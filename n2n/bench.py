@@ -18,6 +18,7 @@ from .metrics import evaluate
 from .unet import UNet
 from .inference import denoise
 from .classic import classic_denoise, CLASSIC_METHODS
+from .methods import method_names, get_method, make_objective
 from .checkpoint import save_checkpoint, load_model, load_checkpoint
 from .engine import Callback, FitConfig, learner, SEED
 from .paper_recipes import get_recipe
@@ -82,9 +83,9 @@ def noisy_inputs(cleans: dict, noise: str, dataset: str, seed: int = 0) -> dict:
     return noisy_copies(cleans, recipe.test_noise(level), seed, key=f"{dataset.lower()}|{label}")
 
 # %% ../nbs/21_bench.ipynb #f7f86824
-CLASSIC = tuple(CLASSIC_METHODS)
-SELF_SUPERVISED = ('n2v', 'nb2nb', 'r2r', 'sure')   # trained on noisy images only
-ZERO_SHOT = ('zs-n2n',)                             # fitted to each test image alone
+CLASSIC = method_names('classic')
+SELF_SUPERVISED = method_names('noisy-only')       # trained on noisy images only (n2n.methods)
+ZERO_SHOT = method_names('zero-shot')              # fitted to each test image alone
 LEARNED = ('n2n', 'n2c', 'vae') + SELF_SUPERVISED
 METHODS = ('noisy',) + CLASSIC + LEARNED + ZERO_SHOT
 
@@ -195,13 +196,9 @@ TRAINERS = {'n2n': lambda *a, **k: train_unet('n2n', *a, **k), 'n2c': lambda *a,
 
 # %% ../nbs/21_bench.ipynb #09272ca0
 def _selfsup_objective(method: str, recipe, level: float):
-    from n2n.blindspot import BlindSpot
-    from n2n.nb2nb import Neighbor2Neighbor
-    from n2n.recorrupt import Recorrupted, SURE
-    if method in ('r2r', 'sure') and recipe.name != 'gaussian':
+    if get_method(method).sigma != 'no' and recipe.name != 'gaussian':
         raise SkipMethod(f"{method} needs Gaussian noise of known σ; this is {recipe.name} noise")
-    return {'n2v': lambda: BlindSpot(), 'nb2nb': lambda: Neighbor2Neighbor(),
-            'r2r': lambda: Recorrupted(sigma=level), 'sure': lambda: SURE(sigma=level)}[method]()
+    return make_objective(method, sigma=level if recipe.name == 'gaussian' else None)
 
 def train_selfsup(method: str, recipe, level: float, train_set: str, channels: int, cfg: BenchConfig, path: Path, progress: bool = False):
     "Train (or load) the U-Net of self-supervised `method` on one fixed noisy copy of each training image at the test setting."

@@ -23,6 +23,7 @@ from fastcore.script import anno_parser, call_parse, Param
 from .core import (ImageReadError, IMAGE_EXTS, read_image, write_image, image_to_tensor, tensor_to_image, split_alpha, make_generator,
                       atomic_write, save_figure, get_device, PRECISIONS, Opt, options, check_options, check_memory,
                       remove_stale_temps_in)
+from .methods import method_names, make_objective, make_denoiser
 from .files import (read_checked, collect_images, group_by_folder, read_all_checked, output_suffix, plan_outputs,
                        output_folder, write_text, show_bars)
 
@@ -30,8 +31,7 @@ from .files import (read_checked, collect_images, group_by_folder, read_all_chec
 __all__ = ['COMMANDS', 'USER_ERRORS', 'NOISE_OPTIONS', 'TRAIN_DEFAULTS', 'RESUME_FREE', 'LOSS_NAMES', 'NOISY_ONLY', 'OBJECTIVES',
            'TRAIN_OPTIONS', 'DENOISE_METHODS', 'DENOISE_OPTIONS', 'command', 'UsageError', 'Interrupted', 'main',
            'parse_params', 'make_noise', 'noise_cmd', 'read_config', 'resolve_train_config', 'train_noise', 'build_run',
-           'noisy_only_objective', 'init_checkpoint', 'adopt_init', 'loss_plot', 'train_cmd', 'method_denoiser',
-           'denoise_cmd', 'models_cmd']
+           'init_checkpoint', 'adopt_init', 'loss_plot', 'train_cmd', 'method_denoiser', 'denoise_cmd', 'models_cmd']
 
 # %% ../nbs/25_cli.ipynb #01a7d6d3
 COMMANDS: dict = {}
@@ -272,8 +272,8 @@ TRAIN_DEFAULTS = dict(data=None, dataset=None, pairs=False, mode='n2n', objectiv
                       checkpoint_every=100, vae=None, init=None)
 RESUME_FREE = ('device', 'num_workers', 'checkpoint_every', 'precision', 'compile')
 LOSS_NAMES = ('l2', 'l1', 'l0', 'masked')
-NOISY_ONLY = ('n2v', 'nb2nb', 'r2r', 'sure')      # objectives that train on the noisy images themselves
-OBJECTIVES = ('n2n', 'n2c') + NOISY_ONLY
+NOISY_ONLY = method_names('noisy-only')          # objectives that train on the noisy images themselves (n2n.methods)
+OBJECTIVES = method_names('supervised') + NOISY_ONLY
 
 def _recipe(name):
     from n2n.paper_recipes import get_recipe
@@ -432,16 +432,6 @@ def build_run(cfg: dict) -> dict:
     callbacks = [Anneal('gamma', 2.0, 0.0)] if loss == 'l0' else []
     return dict(model=model, data=data, objective=TargetLoss(loss), callbacks=callbacks, fit_cfg=fit_cfg, noise=noise)
 
-def noisy_only_objective(name: str, sigma: float | None = None, pd: int | None = None, seed: int = 0):
-    "The engine objective of `--objective name` (n2v, nb2nb, r2r, sure), wrapped in pixel-shuffle downsampling when `pd` > 1."
-    from n2n.blindspot import BlindSpot
-    from n2n.nb2nb import Neighbor2Neighbor
-    from n2n.recorrupt import Recorrupted, SURE
-    from n2n.correlated import PixelShuffled
-    obj = {'n2v': lambda: BlindSpot(seed=seed), 'nb2nb': lambda: Neighbor2Neighbor(seed=seed),
-           'r2r': lambda: Recorrupted(sigma, seed=seed), 'sure': lambda: SURE(sigma, seed=seed)}[name]()
-    return PixelShuffled(obj, pd) if pd and pd > 1 else obj
-
 def _build_noisy_only(cfg: dict) -> dict:
     "build_run for the noisy-only objectives: crops of the images themselves, σ given or estimated for r2r/sure."
     from n2n.core import seed_everything, model_memory
@@ -473,7 +463,7 @@ def _build_noisy_only(cfg: dict) -> dict:
     n = fit_cfg.batch_size * (cfg['pd'] or 1) ** 2
     check_memory(model_memory(model, (n, ch, cfg['crop'], cfg['crop'])), f"--crop {cfg['crop']} with --batch_size "
                  f"{fit_cfg.batch_size} and --features {cfg['features']}", get_device(cfg['device']), hint='lower one of them')
-    return dict(model=model, data=data, objective=noisy_only_objective(cfg['objective'], cfg['sigma'], cfg['pd'], cfg['seed']),
+    return dict(model=model, data=data, objective=make_objective(cfg['objective'], cfg['sigma'], cfg['seed'], cfg['pd']),
                 callbacks=[], fit_cfg=fit_cfg, noise=None, sigma_estimated=estimated)
 
 def init_checkpoint(spec: str) -> tuple:
@@ -691,21 +681,16 @@ def _train_vae(cfg: dict, flags: dict, out: Path, resume: bool, quiet: bool):
     return hist
 
 # %% ../nbs/25_cli.ipynb #07497880
-DENOISE_METHODS = ('zs-n2n', 'bm3d', 'nlmeans', 'tv', 'wavelet', 'bilateral')   # need no model file
+DENOISE_METHODS = method_names('zero-shot', 'classic')   # need no model file
 DENOISE_OPTIONS = dict(tile=Opt(int, 0), overlap=Opt(int, 0), device=Opt(check=get_device),
                        precision=Opt(choices=PRECISIONS, none=False), sigma=Opt(float, 0, 255, lo_open=True), steps=Opt(int, 0, lo_open=True),
                        seed=Opt(int, 0, none=False))
 
 def method_denoiser(name: str, sigma: float | None = None, steps: int | None = None, seed: int = 0, device=None, precision='auto'):
     "Tensor `(C,H,W)` → tensor denoiser of a method that needs no model file (`DENOISE_METHODS`), and its one-line description."
-    if name == 'zs-n2n':
-        from n2n.zeroshot import zero_shot_denoise
-        st = steps or 1000
-        return (lambda t: zero_shot_denoise(t, steps=st, seed=seed, device=device, precision=precision),
-                f"zs-n2n ({st} steps per image, fitted to each image alone)")
-    from n2n.classic import classic_denoise
-    return (lambda t: classic_denoise(t, name, sigma=sigma),
-            f"{name} (σ {'= %g' % sigma if sigma is not None else 'estimated per image'})")
+    fn = make_denoiser(name, sigma, steps, seed, device, precision)
+    if name == 'zs-n2n': return fn, f"zs-n2n ({steps or 1000} steps per image, fitted to each image alone)"
+    return fn, f"{name} (σ {'= %g' % sigma if sigma is not None else 'estimated per image'})"
 
 @command('denoise')
 @call_parse

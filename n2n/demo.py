@@ -21,13 +21,13 @@ from .classic import classic_denoise
 from .checkpoint import save_checkpoint
 
 # %% auto #0
-__all__ = ['DEMO_OPTIONS', 'N2N', 'N2N_ENSEMBLE', 'DemoConfig', 'comparison_figure', 'loss_figure', 'markdown_table', 'run_demo',
-           'demo']
+__all__ = ['DEMO_OPTIONS', 'N2N', 'N2N_ENSEMBLE', 'DemoConfig', 'comparison_figure', 'loss_figure', 'markdown_table',
+           'pretrained_method', 'run_demo', 'demo']
 
 # %% ../nbs/09_demo.ipynb #b941cb74
 _POS = lambda kind=int: Opt(kind, 0, lo_open=True, none=False)
 DEMO_OPTIONS = dict(test_sigma=Opt(float, 0, none=False), features=_POS(), depth=Opt(int, 1, 8, none=False),
-                    crop=_POS(), batch_size=_POS(), lr=_POS(float), steps=_POS(), seconds=Opt(float, 0, lo_open=True),
+                    crop=_POS(), batch_size=_POS(), lr=_POS(float), steps=Opt(int, 0, lo_open=True), seconds=Opt(float, 0, lo_open=True),
                     ensemble=Opt(bool, none=False), seed=SEED, device=Opt(check=get_device),
                     precision=Opt(choices=PRECISIONS, none=False))
 
@@ -44,15 +44,17 @@ class DemoConfig:
     crop: int = 96
     batch_size: int = 8
     lr: float = 1e-3
-    steps: int = 1200
-    seconds: float | None = None
+    steps: int | None = None         # None: as many as `seconds` allows (the report says how many the machine managed)
+    seconds: float | None = 150      # training time budget: the demo takes the same minutes on any CPU
     ensemble: bool = True           # also score the U-Net's 8-fold self-ensemble
     classic: tuple = ('bm3d', 'nlmeans', 'wavelet', 'tv', 'bilateral')
+    pretrained: str | None = 'n2n-color-gaussian'   # the zoo's model scored beside ours (n2n.pretrained); None: skip
     seed: int = 0
     device: str | None = None
     precision: str = 'auto'
 
     def __post_init__(self):
+        if self.steps is None and self.seconds is None: raise ValueError("give steps, seconds or both")
         overlap = set(self.train_images) & set(self.test_images)
         if overlap: raise ValueError(f"train and test images overlap: {sorted(overlap)}")
         for k, v in check_options(DEMO_OPTIONS, {k: getattr(self, k) for k in DEMO_OPTIONS}).items():
@@ -99,6 +101,14 @@ def markdown_table(means: dict, best_classic: str) -> str:
 # %% ../nbs/09_demo.ipynb #4ee407d8
 N2N, N2N_ENSEMBLE = 'N2N U-Net (ours)', 'N2N U-Net, 8-fold self-ensemble (ours)'
 
+def pretrained_method(name: str, device=None, precision: str = 'auto') -> dict:
+    "{row label: denoiser} for zoo model `name` (`n2n.pretrained`), the label saying how long it trained."
+    from n2n.pretrained import load, zoo
+    b = zoo()[name.removeprefix('pretrained:')].get('budget') or {}
+    model = load(name, device)
+    label = f"pretrained {name} ({b.get('steps', '?')} steps, {b.get('seconds', 0) / 3600:.1f} h; zoo)"
+    return {label: lambda x: denoise(model, x, device=device, precision=precision)}
+
 def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progress: bool = True) -> dict:
     "Train a Noise2Noise U-Net on embedded images, evaluate on held-out ones, write report.md, figures and model.pt to `out`."
     cfg = cfg or DemoConfig()
@@ -113,7 +123,7 @@ def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progre
     ds = NoisyPairs(list(imgs.values()), Gaussian(sigma=tuple(cfg.train_sigma)), mode='n2n', crop=cfg.crop,
                     channels=3, length=1_000_000, seed=cfg.seed)
     model = UNet(3, features=cfg.features, depth=cfg.depth, residual=cfg.residual)
-    fcfg = FitConfig(steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, max_seconds=cfg.seconds, device=str(device),
+    fcfg = FitConfig(steps=cfg.steps or 10**8, batch_size=cfg.batch_size, lr=cfg.lr, max_seconds=cfg.seconds, device=str(device),
                      seed=cfg.seed, precision=cfg.precision)
     lrn = learner(model, ds, cfg=fcfg, progress=progress)
     hist = lrn.fit()
@@ -124,6 +134,7 @@ def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progre
     noisy = noisy_copies(cleans, Gaussian(cfg.test_sigma), seed=cfg.seed + 1000, key='demo')
     methods = {'noisy input': lambda x: x, N2N: lambda x: denoise(model, x, device=device, precision=cfg.precision)}
     if cfg.ensemble: methods[N2N_ENSEMBLE] = lambda x: denoise(model, x, device=device, precision=cfg.precision, ensemble=True)
+    if cfg.pretrained: methods.update(pretrained_method(cfg.pretrained, device, cfg.precision))
     for m in cfg.classic: methods[m] = (lambda m: lambda x: classic_denoise(x, m, sigma=cfg.test_sigma))(m)
     ev = evaluate(methods, cleans, noisy, keep=True, progress=progress)
     means, per = ev['mean'], ev['per_image']
@@ -150,7 +161,7 @@ PSNR per image (dB):
 
 {chr(10).join(per_image)}
 
-- Training: {lrn.step} steps of {cfg.batch_size} crops of {cfg.crop}×{cfg.crop}, {t_train:.0f} s ({lrn.summary()['mpix_per_s']:.2f} MPix/s, precision {resolve_precision(cfg.precision, device)}); final loss {hist['loss'][-1]:.5f}.
+- Training: {lrn.step} steps of {cfg.batch_size} crops of {cfg.crop}×{cfg.crop}, {t_train:.0f} s{f' (time budget {cfg.seconds:g} s)' if cfg.seconds else ''} ({lrn.summary()['mpix_per_s']:.2f} MPix/s, precision {resolve_precision(cfg.precision, device)}); final loss {hist['loss'][-1]:.5f}.
 - Model: UNet(features={cfg.features}, depth={cfg.depth}, residual={cfg.residual}), {sum(p.numel() for p in model.parameters()):,} parameters.
 - Machine: {platform.machine()}, {os.cpu_count()} CPU threads, device `{device}`{f' ({torch.cuda.get_device_name(device)})' if device.type == 'cuda' else ''}; torch {torch.__version__}.
 - Whole run: {total:.0f} s. Seed {cfg.seed}.
@@ -169,8 +180,8 @@ PSNR per image (dB):
 @call_parse
 @options(**{k: DEMO_OPTIONS[k] for k in ('steps', 'seconds', 'features', 'precision', 'seed', 'device')})
 def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.png, loss.png, model.pt
-         steps: int = 1200,          # training steps (batches of 8 crops of 96x96)
-         seconds: float = None,      # optional wall-clock cap on training, in seconds
+         steps: int = None,          # training steps (batches of 8 crops of 96x96); default: as many as --seconds allows
+         seconds: float = 150,       # training time budget in seconds (the whole demo takes about twice this)
          features: int = 48,         # U-Net width (the paper uses 48)
          precision: str = 'auto',    # auto (bf16 where the hardware has it), bf16 or fp32
          no_ensemble: bool = False,  # skip the 8-fold self-ensemble row
@@ -181,8 +192,8 @@ def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.pn
     cfg = DemoConfig(seconds=seconds, steps=steps, features=features, seed=seed, device=device, precision=precision,
                      ensemble=not no_ensemble)
     get_device(device)  # fail early on an unavailable device
-    cap = f" (at most {seconds:.0f} s)" if seconds else ""
-    print(f"n2n demo: training a Noise2Noise U-Net for {steps} steps{cap}; results go to {Path(out).resolve()}")
+    what = ' '.join(filter(None, [f"{steps} steps" if steps else '', f"{'at most ' if steps else ''}{seconds:g} s" if seconds else '']))
+    print(f"n2n demo: training a Noise2Noise U-Net for {what}; results go to {Path(out).resolve()}")
     from n2n.files import output_folder, show_bars
     with output_folder(out): res = run_demo(out, cfg, progress=show_bars(quiet))    # failed: no new folder is left
     print(res['report'].split('\n\nPSNR per image')[0])

@@ -12,10 +12,11 @@ import torch
 import torch.nn.functional as F
 from fastcore.script import call_parse, Param
 from .core import image_to_tensor, make_generator
+from .methods import get_method
 from .metrics import estimate_sigma, _haar_hh
 
 # %% auto #0
-__all__ = ['MAX_SIDE', 'LAGS', 'THRESHOLDS', 'METHODS', 'as_images', 'estimate_noise_level', 'variance_vs_intensity',
+__all__ = ['MAX_SIDE', 'LAGS', 'THRESHOLDS', 'NEEDS', 'as_images', 'estimate_noise_level', 'variance_vs_intensity',
            'residual_autocorrelation', 'spectrum_peak', 'clipping_fraction', 'poisson_zeros', 'impulse_map',
            'impulse_fraction', 'NoiseReport', 'classify_noise', 'inspect_noise', 'assumptions', 'recommendation',
            'format_report', 'inspection_figure', 'inspect_cmd', 'validation_cases', 'run_validation']
@@ -287,24 +288,25 @@ def inspect_noise(images, th: dict | None = None) -> NoiseReport:
     return NoiseReport(fam, clipped, _params(fam, ev), ev, len(ims))
 
 # %% ../nbs/45_inspector.ipynb #8b389945
-METHODS = {
-    'n2n':   ('Noise2Noise (pairs)', 'two independent zero-mean noisy copies of each image'),
-    'n2v':   ('blind-spot: Noise2Self / Noise2Void', 'noise independent between pixels and zero-mean'),
-    'nb2nb': ('Neighbor2Neighbor', 'noise independent between neighbouring pixels and zero-mean'),
-    'zsn2n': ('Zero-Shot Noise2Noise', 'noise independent between pixels and zero-mean'),
-    'r2r':   ('Recorrupted-to-Recorrupted', 'Gaussian noise of known σ'),
-    'sure':  ('SURE', 'Gaussian noise of known σ'),
+NEEDS = {                      # what each method without clean images assumes of the noise (names: n2n.methods)
+    'n2n': 'two independent zero-mean noisy copies of each image',
+    'n2v': 'noise independent between pixels and zero-mean',
+    'nb2nb': 'noise independent between neighbouring pixels and zero-mean',
+    'zs-n2n': 'noise independent between pixels and zero-mean',
+    'r2r': 'Gaussian noise of known σ',
+    'sure': 'Gaussian noise of known σ',
 }
 
 def assumptions(rep: NoiseReport) -> list:
-    "[(key, method, assumption, verdict 'yes'|'approx.'|'no', why)] for `METHODS` under the noise in `rep`."
+    "[(key, method, assumption, verdict 'yes'|'approx.'|'no', why)] for the methods of `NEEDS` under the noise in `rep`."
     f, clip = rep.family, rep.clipped
     indep = {'correlated': ('no', 'the noise is correlated between neighbouring pixels'),
              'periodic': ('no', 'a periodic pattern is the same structure at every pixel: it is learned as signal')}
     zero_mean_bad = {'impulse': 'impulses are not zero-mean (E[y] = (1−p)x + p/2)',
                      'salt-and-pepper': 'impulses are not zero-mean (E[y] = (1−p)x + p/2)'}
     rows = []
-    for key, (name, needs) in METHODS.items():
+    for key, needs in NEEDS.items():
+        name = get_method(key).title
         if key in ('r2r', 'sure'):
             if f == 'gaussian':
                 v, why = ('approx.', 'clipping makes it non-Gaussian at 0 and 1') if clip else \
@@ -342,7 +344,7 @@ def recommendation(rep: NoiseReport) -> str:
     if f in ('poisson', 'poisson-gaussian'):
         return ("blind-spot (n2v), Neighbor2Neighbor or Zero-Shot N2N on the images as they are; for R2R/SURE/BM3D "
                 f"first apply the generalised Anscombe transform (λ ≈ {p['lam']:.0f}){extra}")
-    return (f"any of them: n2v, nb2nb or zsn2n on this folder, r2r or sure with σ = {p['sigma']:.1f}; "
+    return (f"any of them: n2v, nb2nb or zs-n2n on this folder, r2r or sure with σ = {p['sigma']:.1f}; "
             f"BM3D with σ = {p['sigma']:.1f} is the classic baseline{extra}")
 
 # %% ../nbs/45_inspector.ipynb #869cbb71
