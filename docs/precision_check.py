@@ -10,7 +10,7 @@ p.add_argument('--out', default='docs/precision_check.md')
 a = p.parse_args()
 rows, runs = [], {}
 for prec in ('bf16', 'fp32'):
-    cfg = DemoConfig(steps=a.steps, precision=prec, classic=(), ensemble=False)
+    cfg = DemoConfig(steps=a.steps, seconds=None, precision=prec, classic=(), ensemble=False, pretrained=None)
     t = time.time()
     with tempfile.TemporaryDirectory() as d: res = run_demo(d, cfg, progress=False)
     runs[prec] = dict(psnr={k: v['psnr'] for k, v in ((k, res['scores'][N2N][k]) for k in cfg.test_images)},

@@ -126,13 +126,20 @@ def _run(name: str, rest: list, cmds: dict) -> int:
     for w in dict.fromkeys(warned): print(f"n2n {name}: warning: {w}", file=sys.stderr)
     return 0
 
+def _terminate(signum, frame):
+    """SIGTERM takes Ctrl-C's path in this process: the SIGINT handler in force (a training run's graceful stop), else
+    `KeyboardInterrupt`. Not re-sent as SIGINT, which a script's background job ignores."""
+    h = signal.getsignal(signal.SIGINT)
+    if callable(h) and h not in (signal.default_int_handler, _early_interrupt): return h(signum, frame)
+    raise KeyboardInterrupt
+
 def main(argv: list[str] | None = None) -> int:
     "The `n2n` console script, `n2n COMMAND [options]`: returns the exit code (0; 2 user error, 130 Ctrl-C or SIGTERM, 1 bug)."
     if signal.getsignal(signal.SIGINT) is _early_interrupt: signal.signal(signal.SIGINT, signal.default_int_handler)
     argv = list(sys.argv[1:] if argv is None else argv)
     term = signal.getsignal(signal.SIGTERM) if hasattr(signal, 'SIGTERM') else None
     if term == signal.SIG_DFL:                             # `kill`, `timeout`, a scheduler: handled as Ctrl-C is
-        signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         cmds = _commands()
         usage = "usage: n2n {" + ",".join(cmds) + "} [options]   (n2n COMMAND --help for a command's options)"
@@ -242,7 +249,8 @@ def noise_cmd(in_dir: Param("folder of clean images (or one image file)", str, o
         except ValueError as e: raise type(e)(f"{path}: {e}") from None
     with output_folder(out):
         for label, group in group_by_folder(items).items():
-            for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=not show_bars(quiet), leave=False):
+            bar = dict(desc=Path(label).name or label, disable=not show_bars(quiet), leave=False)
+            for i, (path, rel, _) in tqdm(group, **bar):
                 a = arrays[i] if i in arrays else read_checked(path)
                 colour, alpha = split_alpha(a)
                 g = make_generator(_image_seed(seed, rel))
@@ -463,11 +471,12 @@ def _build_noisy_only(cfg: dict) -> dict:
     n = fit_cfg.batch_size * (cfg['pd'] or 1) ** 2
     check_memory(model_memory(model, (n, ch, cfg['crop'], cfg['crop'])), f"--crop {cfg['crop']} with --batch_size "
                  f"{fit_cfg.batch_size} and --features {cfg['features']}", get_device(cfg['device']), hint='lower one of them')
-    return dict(model=model, data=data, objective=make_objective(cfg['objective'], cfg['sigma'], cfg['seed'], cfg['pd']),
+    objective = make_objective(cfg['objective'], cfg['sigma'], cfg['seed'], cfg['pd'])
+    return dict(model=model, data=data, objective=objective,
                 callbacks=[], fit_cfg=fit_cfg, noise=None, sigma_estimated=estimated)
 
 def init_checkpoint(spec: str) -> tuple:
-    "(checkpoint dict, path) that `--init` names: `pretrained:NAME` (SHA-256 checked, `n2n.pretrained`) or a model file."
+    "(checkpoint dict, path) that `--init` names: `pretrained:NAME` (SHA-256 checked) or a model file."
     from n2n.checkpoint import load_checkpoint
     if str(spec).startswith('pretrained:'):
         from n2n.pretrained import weights_path
@@ -476,8 +485,9 @@ def init_checkpoint(spec: str) -> tuple:
     return load_checkpoint(path), path
 
 def adopt_init(cfg: dict, flags: dict, ck: dict, path) -> dict:
-    "`--init`: the U-Net's shape (features, depth, residual, channels) comes from the weights; contradicting flags are errors."
-    if ck['arch'] != 'UNet': raise ValueError(f"--init {path}: holds a {ck['arch']} model; n2n train starts only a UNet from weights")
+    "`--init`: the U-Net's shape (features, depth, residual, channels) is the weights'; contradicting flags are errors."
+    if ck['arch'] != 'UNet':
+        raise ValueError(f"--init {path}: holds a {ck['arch']} model; n2n train starts only a UNet from weights")
     if cfg['arch'] != 'unet': raise ValueError("--init starts a U-Net from weights; it does not apply to --arch vae")
     c = ck['config']
     want = dict(features=c['features'], depth=c['depth'], residual=int(bool(c['residual'])), channels=c['in_channels'])
@@ -617,7 +627,8 @@ def train_cmd(data: Param("image folder: clean images (noise drawn on the fly), 
     init = init_checkpoint(cfg['init']) if cfg['init'] else None
     if init is not None and not resume: adopt_init(cfg, flags, *init)
     run = build_run(cfg)
-    if init is not None and not resume: run['model'].load_state_dict(build_model(init[0], path=init[1]).float().state_dict())
+    if init is not None and not resume:
+        run['model'].load_state_dict(build_model(init[0], path=init[1]).float().state_dict())
     model, data = run['model'], run['data']
     with _run_folder(out) as folder:
         targets = 'noisy' if cfg['mode'] == 'n2n' else 'clean'
@@ -695,8 +706,8 @@ def method_denoiser(name: str, sigma: float | None = None, steps: int | None = N
 @command('denoise')
 @call_parse
 @options(**DENOISE_OPTIONS)
-def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n train or n2n demo), pretrained:NAME (n2n models), "
-                             "or a method that needs none: " + ', '.join(DENOISE_METHODS), str, opt=False),
+def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n train or n2n demo), pretrained:NAME "
+                             "(n2n models), or a method that needs none: " + ', '.join(DENOISE_METHODS), str, opt=False),
                 inputs: Param("image files and/or folders", str, nargs='+', opt=False),
                 out: str = 'n2n_denoised',  # output folder; each image keeps its name (as .png, or .tif for TIFF inputs)
                 tile: int = None,           # tile size in pixels (default: 512 for images over 1 megapixel; 0: never tile)
@@ -750,7 +761,8 @@ def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n tra
     t = time.time()
     with output_folder(out):
         for label, group in group_by_folder(items).items():
-            for i, (path, rel, _) in tqdm(group, desc=Path(label).name or label, disable=not show_bars(quiet), leave=False):
+            bar = dict(desc=Path(label).name or label, disable=not show_bars(quiet), leave=False)
+            for i, (path, rel, _) in tqdm(group, **bar):
                 a = arrays.pop(i) if i in arrays else read_checked(path, clean=False)
                 write_image(outs[i], run(a))
     print(f"n2n denoise: {len(items)} image{'s' * (len(items) != 1)} → {Path(out)} in {time.time() - t:.1f} s with {what}")

@@ -27,7 +27,8 @@ __all__ = ['DEMO_OPTIONS', 'N2N', 'N2N_ENSEMBLE', 'DemoConfig', 'comparison_figu
 # %% ../nbs/09_demo.ipynb #b941cb74
 _POS = lambda kind=int: Opt(kind, 0, lo_open=True, none=False)
 DEMO_OPTIONS = dict(test_sigma=Opt(float, 0, none=False), features=_POS(), depth=Opt(int, 1, 8, none=False),
-                    crop=_POS(), batch_size=_POS(), lr=_POS(float), steps=Opt(int, 0, lo_open=True), seconds=Opt(float, 0, lo_open=True),
+                    crop=_POS(), batch_size=_POS(), lr=_POS(float), steps=Opt(int, 0, lo_open=True),
+                    seconds=Opt(float, 0, lo_open=True),
                     ensemble=Opt(bool, none=False), seed=SEED, device=Opt(check=get_device),
                     precision=Opt(choices=PRECISIONS, none=False))
 
@@ -123,7 +124,8 @@ def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progre
     ds = NoisyPairs(list(imgs.values()), Gaussian(sigma=tuple(cfg.train_sigma)), mode='n2n', crop=cfg.crop,
                     channels=3, length=1_000_000, seed=cfg.seed)
     model = UNet(3, features=cfg.features, depth=cfg.depth, residual=cfg.residual)
-    fcfg = FitConfig(steps=cfg.steps or 10**8, batch_size=cfg.batch_size, lr=cfg.lr, max_seconds=cfg.seconds, device=str(device),
+    fcfg = FitConfig(steps=cfg.steps or 10**8, batch_size=cfg.batch_size, lr=cfg.lr, max_seconds=cfg.seconds,
+                     device=str(device),
                      seed=cfg.seed, precision=cfg.precision)
     lrn = learner(model, ds, cfg=fcfg, progress=progress)
     hist = lrn.fit()
@@ -148,6 +150,7 @@ def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progre
                f"({gap:+.2f} dB PSNR).") if best_classic else ''
     per_image = ["| method | " + " | ".join(cleans) + " |", "|---|" + "---:|" * len(cleans)]
     per_image += [f"| {m} | " + " | ".join(f"{per[m][k]['psnr']:.2f}" for k in cleans) + " |" for m in methods]
+    budget = f' (time budget {cfg.seconds:g} s)' if cfg.seconds else ''
     report = f"""# n2n demo report
 
 Noise2Noise U-Net trained with **noisy targets only** (Gaussian σ ∈ [{cfg.train_sigma[0]}, {cfg.train_sigma[1]}]) on {', '.join(cfg.train_images)};
@@ -161,7 +164,7 @@ PSNR per image (dB):
 
 {chr(10).join(per_image)}
 
-- Training: {lrn.step} steps of {cfg.batch_size} crops of {cfg.crop}×{cfg.crop}, {t_train:.0f} s{f' (time budget {cfg.seconds:g} s)' if cfg.seconds else ''} ({lrn.summary()['mpix_per_s']:.2f} MPix/s, precision {resolve_precision(cfg.precision, device)}); final loss {hist['loss'][-1]:.5f}.
+- Training: {lrn.step} steps of {cfg.batch_size} crops of {cfg.crop}×{cfg.crop}, {t_train:.0f} s{budget} ({lrn.summary()['mpix_per_s']:.2f} MPix/s, precision {resolve_precision(cfg.precision, device)}); final loss {hist['loss'][-1]:.5f}.
 - Model: UNet(features={cfg.features}, depth={cfg.depth}, residual={cfg.residual}), {sum(p.numel() for p in model.parameters()):,} parameters.
 - Machine: {platform.machine()}, {os.cpu_count()} CPU threads, device `{device}`{f' ({torch.cuda.get_device_name(device)})' if device.type == 'cuda' else ''}; torch {torch.__version__}.
 - Whole run: {total:.0f} s. Seed {cfg.seed}.
@@ -180,7 +183,7 @@ PSNR per image (dB):
 @call_parse
 @options(**{k: DEMO_OPTIONS[k] for k in ('steps', 'seconds', 'features', 'precision', 'seed', 'device')})
 def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.png, loss.png, model.pt
-         steps: int = None,          # training steps (batches of 8 crops of 96x96); default: as many as --seconds allows
+         steps: int = None,          # training steps (batches of 8 crops of 96²); default: as many as --seconds allow
          seconds: float = 150,       # training time budget in seconds (the whole demo takes about twice this)
          features: int = 48,         # U-Net width (the paper uses 48)
          precision: str = 'auto',    # auto (bf16 where the hardware has it), bf16 or fp32
@@ -192,7 +195,8 @@ def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.pn
     cfg = DemoConfig(seconds=seconds, steps=steps, features=features, seed=seed, device=device, precision=precision,
                      ensemble=not no_ensemble)
     get_device(device)  # fail early on an unavailable device
-    what = ' '.join(filter(None, [f"{steps} steps" if steps else '', f"{'at most ' if steps else ''}{seconds:g} s" if seconds else '']))
+    limit = f"{'at most ' if steps else ''}{seconds:g} s" if seconds else ''
+    what = ' '.join(filter(None, [f"{steps} steps" if steps else '', limit]))
     print(f"n2n demo: training a Noise2Noise U-Net for {what}; results go to {Path(out).resolve()}")
     from n2n.files import output_folder, show_bars
     with output_folder(out): res = run_demo(out, cfg, progress=show_bars(quiet))    # failed: no new folder is left

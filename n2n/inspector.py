@@ -298,7 +298,7 @@ NEEDS = {                      # what each method without clean images assumes o
 }
 
 def assumptions(rep: NoiseReport) -> list:
-    "[(key, method, assumption, verdict 'yes'|'approx.'|'no', why)] for the methods of `NEEDS` under the noise in `rep`."
+    "[(key, method, assumption, verdict 'yes'|'approx.'|'no', why)] for each method of `NEEDS` under `rep`'s noise."
     f, clip = rep.family, rep.clipped
     indep = {'correlated': ('no', 'the noise is correlated between neighbouring pixels'),
              'periodic': ('no', 'a periodic pattern is the same structure at every pixel: it is learned as signal')}

@@ -74,7 +74,7 @@ METHODS = {m.name: m for m in (
 def method_names(*kinds: str) -> tuple:
     "Names of the methods of the given kinds (all when none is given), in table order."
     bad = set(kinds) - {m.kind for m in METHODS.values()}
-    if bad: raise ValueError(f"unknown kind {', '.join(sorted(bad))}; the kinds are supervised, noisy-only, zero-shot, classic")
+    if bad: raise ValueError(f"unknown kind {', '.join(sorted(bad))} (supervised, noisy-only, zero-shot, classic)")
     return tuple(n for n, m in METHODS.items() if not kinds or m.kind in kinds)
 
 # %% ../nbs/23_methods.ipynb #136dd7ee
@@ -100,5 +100,5 @@ def make_denoiser(name: str, sigma: float | None = None, steps: int | None = Non
                   precision: str = 'auto'):
     "Tensor `(C,H,W)` → tensor denoiser of a method that needs no trained model file (zero-shot or classic)."
     m = get_method(name)
-    if m.denoiser is None: raise ValueError(f"{name} is a {m.kind} method: train it first (n2n train), then denoise with its model")
+    if m.denoiser is None: raise ValueError(f"{name} is a {m.kind} method: train it (n2n train), then use its model")
     return m.denoiser(sigma=sigma, steps=steps, seed=seed, device=device, precision=precision)

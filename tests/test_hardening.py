@@ -598,3 +598,41 @@ def test_fuzz_sample_through_the_console_script(fuzz_inputs, tiny_model):
     "One mutant of every kind through the installed console script: the real entry point behaves the same."
     for kind in (*FORMATS, 'ckpt'):
         _fuzz_one(kind, fuzz_inputs['files'][(kind, 3)], fuzz_inputs, tiny_model, via_script=True)
+
+
+def _ignore_sigint():
+    "What a shell script does to its background jobs (`cmd &`): SIGINT ignored."
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.skipif(os.name != 'posix', reason='signals')
+def test_sigterm_stops_a_background_denoise_that_ignores_sigint(f, tmp_path):
+    "A script's background job ignores SIGINT: `kill` (SIGTERM) still stops it within 5 s, one line, the new folder removed."
+    out = tmp_path / 'bg'
+    p = subprocess.Popen([N2N, 'denoise', 'zs-n2n', str(f['folder']), '--steps', '100000', '--out', str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, preexec_fn=_ignore_sigint)
+    deadline = time.time() + 120
+    while not out.exists() and time.time() < deadline and p.poll() is None: time.sleep(0.05)
+    assert out.exists(), 'the output folder was never made'
+    t = time.time(); p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and time.time() - t < 5, (p.returncode, time.time() - t, err)
+    one_line(err, 'n2n denoise: interrupted')
+    assert not out.exists()
+
+
+@pytest.mark.skipif(os.name != 'posix', reason='signals')
+def test_sigterm_stops_background_training_keeping_its_checkpoint(f, tmp_path):
+    "SIGTERM to a training run started as a background job: it stops after the current step (< 5 s), the checkpoint kept."
+    from n2n.checkpoint import load_checkpoint
+    out = tmp_path / 'bgtrain'
+    cmd = [N2N, 'train', str(f['folder']), '--out', str(out), '--features', '8', '--depth', '2', '--crop', '24',
+           '--batch-size', '4', '--device', 'cpu', '--quiet', '--steps', '100000', '--checkpoint-every', '5']
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, preexec_fn=_ignore_sigint)
+    deadline = time.time() + 120
+    while not (out / 'checkpoint.pt').exists() and time.time() < deadline and p.poll() is None: time.sleep(0.05)
+    t = time.time(); p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and time.time() - t < 5, (p.returncode, time.time() - t, err)
+    step = int(re.search(r'of step (\d+) is kept', one_line(err, 'n2n train: interrupted at step ')).group(1))
+    assert load_checkpoint(out / 'checkpoint.pt')['resume']['step'] == step > 0
