@@ -15,13 +15,22 @@ from .data import EMBEDDED_COLOR, EMBEDDED_GRAY
 __all__ = ['app_code', 'app_notebook', 'write_app', 'free_port', 'check_port', 'voila_command', 'serve_app', 'app_cmd']
 
 # %% ../nbs/31_app.ipynb #5ccf9f19
+def _model_file(path):
+    "A model file, or a zoo model `pretrained:NAME` (checked by SHA-256, `n2n.pretrained`)."
+    if str(path).startswith('pretrained:'):
+        from n2n.pretrained import weights_path
+        return weights_path(path)
+    if not Path(path).is_file(): raise ValueError(f"model file {str(path)!r} does not exist")
+
 def app_code(image: str = 'astronaut', size: int = 256, model: str | None = None) -> str:
     "The Python source of the app cell."
     if image not in EMBEDDED_COLOR + EMBEDDED_GRAY: raise ValueError(f"unknown embedded image {image!r}; choose from {', '.join(EMBEDDED_COLOR + EMBEDDED_GRAY)}")
     if not 32 <= int(size) <= 1024: raise ValueError(f"size must be in [32, 1024] pixels, got {size}")
-    if model is not None and not Path(model).is_file(): raise ValueError(f"model file {str(model)!r} does not exist")
-    load = f"load_model({str(Path(model).resolve())!r}, device='cpu')" if model else 'None'
+    if model is not None: _model_file(model)
+    if model and str(model).startswith('pretrained:'): load = f"pretrained.load({str(model)!r})"
+    else: load = f"load_model({str(Path(model).resolve())!r}, device='cpu')" if model else 'None'
     return ("import torch\nfrom n2n.widgets import explorer_app\nfrom n2n.checkpoint import load_model\n"
+            "from n2n import pretrained\n"
             f"torch.set_num_threads(min(4, torch.get_num_threads()))\n"
             f"explorer_app(image={image!r}, size={int(size)}, model={load})")
 
@@ -137,16 +146,13 @@ def serve_app(port: int | None = None, ip: str = '127.0.0.1', timeout: float = 1
             finally: _stop(proc)
 
 # %% ../nbs/31_app.ipynb #1f17cc26
-def _model_file(path):
-    if not Path(path).is_file(): raise ValueError(f"model file {str(path)!r} does not exist")
-
 @call_parse
 @options(port=Opt(int, 0, 65535, none=False), image=Opt(choices=EMBEDDED_COLOR + EMBEDDED_GRAY, none=False),
          size=Opt(int, 32, 1024, none=False), model=Opt(check=_model_file), ip=Opt(none=False))
 def app_cmd(port: int = 8866,                 # TCP port to serve on (0: any free port; the URL printed is served)
             image: str = 'astronaut',         # embedded image the noise, loss and compare tabs start with
             size: int = 256,                  # crop size in pixels (updates are timed at 256)
-            model: str = None,                # optional model.pt (n2n train / n2n demo) whose output joins the compare tab
+            model: str = None,                # model.pt (n2n train / n2n demo) or pretrained:NAME joining the compare tab
             ip: str = '127.0.0.1',            # address to listen on (127.0.0.1: this machine only)
             open_browser: bool = False):      # open a browser tab
     "Serve the interactive explorers (noise, losses, latent bands, entropy weights, compare, training) as a web page with Voilà."

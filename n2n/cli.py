@@ -16,22 +16,20 @@ if ((__name__ == '__main__' and not {'ipykernel', 'execnb'} & set(sys.modules))
         and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
     signal.signal(signal.SIGINT, _early_interrupt)        # the console script: installed before the heavy imports below
 
-import contextlib, json, logging, tempfile, time, warnings, zlib
+import contextlib, json, logging, time, warnings, zlib
 from pathlib import Path
 import numpy as np
 from fastcore.script import anno_parser, call_parse, Param
-from .core import (ImageReadError, IMAGE_EXTS, read_image, write_image, image_to_tensor, tensor_to_image, split_alpha, make_generator,
-                      atomic_write, save_figure, get_device, PRECISIONS, Opt, options, check_options, check_memory,
-                      remove_stale_temps_in)
-from .methods import method_names, make_objective, make_denoiser
-from .files import (read_checked, collect_images, group_by_folder, read_all_checked, output_suffix, plan_outputs,
-                       output_folder, write_text, show_bars)
+from .core import (ImageReadError, write_image, image_to_tensor, tensor_to_image, split_alpha, make_generator,
+                      get_device, PRECISIONS, Opt, options, check_options)
+from .methods import method_names, make_denoiser
+from .files import (read_checked, collect_images, group_by_folder, read_all_checked, plan_outputs, output_folder,
+                       write_text, show_bars)
+from .run import TRAIN_DEFAULTS, TRAIN_OPTIONS, make_noise, _noise_class, train
 
 # %% auto #0
-__all__ = ['COMMANDS', 'USER_ERRORS', 'NOISE_OPTIONS', 'TRAIN_DEFAULTS', 'RESUME_FREE', 'LOSS_NAMES', 'NOISY_ONLY', 'OBJECTIVES',
-           'TRAIN_OPTIONS', 'DENOISE_METHODS', 'DENOISE_OPTIONS', 'command', 'UsageError', 'Interrupted', 'main',
-           'parse_params', 'make_noise', 'noise_cmd', 'read_config', 'resolve_train_config', 'train_noise', 'build_run',
-           'init_checkpoint', 'adopt_init', 'loss_plot', 'train_cmd', 'method_denoiser', 'denoise_cmd', 'models_cmd']
+__all__ = ['COMMANDS', 'USER_ERRORS', 'NOISE_OPTIONS', 'DENOISE_METHODS', 'DENOISE_OPTIONS', 'command', 'UsageError', 'main',
+           'noise_cmd', 'train_cmd', 'method_denoiser', 'denoise_cmd', 'models_cmd']
 
 # %% ../nbs/25_cli.ipynb #01a7d6d3
 COMMANDS: dict = {}
@@ -58,9 +56,6 @@ USER_ERRORS = (ValueError, ImageReadError, OSError, TypeError, FloatingPointErro
 
 class UsageError(ValueError):
     "A command line that argparse cannot parse (unknown flag, missing argument, a number that is not one)."
-
-class Interrupted(KeyboardInterrupt):
-    "Ctrl-C, with a message that says what was kept."
 
 def _one_line(e) -> str:
     "An error message on one line (multi-line messages are joined with '; ')."
@@ -160,49 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if term == signal.SIG_DFL: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-# %% ../nbs/25_cli.ipynb #8960d6bc
-def _number(s):
-    "'25' → 25, '2.5' → 2.5, '0,50' → (0, 50), 'none' → None, other text stays text."
-    if not isinstance(s, str): return tuple(s) if isinstance(s, list) else s
-    t = s.strip()
-    if t.lower() == 'none': return None
-    if ',' in t:
-        parts = [p for p in t.split(',')]
-        if len(parts) != 2: raise ValueError(f"a range is two numbers 'lo,hi'; got {s!r}")
-        return tuple(_number(p) for p in parts)
-    for conv in (int, float):
-        try: return conv(t)
-        except ValueError: pass
-    return t
-
-def parse_params(text: str | None) -> dict:
-    "'length=3 angle=0.5' (spaces or ';' between entries) → {'length': 3, 'angle': 0.5}."
-    out = {}
-    for part in (text or '').replace(';', ' ').split():
-        k, eq, v = part.partition('=')
-        if not eq or not k: raise ValueError(f"--params entries are name=value; got {part!r}")
-        out[k.strip()] = _number(v)
-    return out
-
-def _noise_class(name: str):
-    "The noise model class registered as `name` (any case, '-' = '_'); `ValueError` listing the known ones."
-    from n2n.noise import NOISE_MODELS
-    key = str(name).strip().lower().replace('-', '_')
-    if key not in NOISE_MODELS: raise ValueError(f"unknown noise model {name!r}; known: {', '.join(NOISE_MODELS)}")
-    return NOISE_MODELS[key]
-
-def make_noise(name: str = 'gaussian', sigma=None, p=None, lam=None, params=None):
-    "A noise model from command-line values (strings or numbers; `params`: text or dict). Unknown names and parameters are errors."
-    from n2n.noise import get_noise
-    cls = _noise_class(name); key = cls.name
-    kw = parse_params(params) if not isinstance(params, dict) else dict(params)
-    for k, v in (('sigma', sigma), ('p', p), ('lam', lam)):
-        if v is not None: kw[k] = _number(v)
-    allowed = set(cls._params) | {'clip'}
-    wrong = sorted(set(kw) - allowed)
-    if wrong: raise ValueError(f"noise model {key!r} has no parameter {', '.join(wrong)} (its parameters: {', '.join(cls._params)})")
-    return get_noise(key, **kw)
-
 # %% ../nbs/25_cli.ipynb #e352aaf4
 def _image_seed(seed: int, rel: Path) -> int:
     from n2n.data import _mix_seed
@@ -266,305 +218,7 @@ def noise_cmd(in_dir: Param("folder of clean images (or one image file)", str, o
           f"{out / sub[0] if len(sub) == 1 else f'{out}/{{{chr(44).join(sub)}}}'}")
     return out
 
-# %% ../nbs/25_cli.ipynb #386a6dcb
-_FIT_KEYS = {'steps': 'steps', 'batch_size': 'batch_size', 'lr': 'lr', 'seconds': 'max_seconds', 'num_workers': 'num_workers',
-             'device': 'device', 'seed': 'seed', 'log_every': 'log_every', 'precision': 'precision', 'compile': 'compile'}
-
-def _fit_defaults() -> dict:
-    from n2n.engine import FitConfig
-    d = FitConfig(); return {k: getattr(d, f) for k, f in _FIT_KEYS.items()}
-
-TRAIN_DEFAULTS = dict(data=None, dataset=None, pairs=False, mode='n2n', objective=None, pd=None, recipe=None, noise=None, sigma=None,
-                      p=None, lam=None, params=None,
-                      arch='unet', features=48, depth=5, residual=1, channels=None, crop=64, loss=None, **_fit_defaults(),
-                      checkpoint_every=100, vae=None, init=None)
-RESUME_FREE = ('device', 'num_workers', 'checkpoint_every', 'precision', 'compile')
-LOSS_NAMES = ('l2', 'l1', 'l0', 'masked')
-NOISY_ONLY = method_names('noisy-only')          # objectives that train on the noisy images themselves (n2n.methods)
-OBJECTIVES = method_names('supervised') + NOISY_ONLY
-
-def _recipe(name):
-    from n2n.paper_recipes import get_recipe
-    return get_recipe(name)
-
-def _train_options() -> dict:
-    "The rule of every `n2n train` setting, for flags and config files alike; the engine's own (`FIT_OPTIONS`) reused."
-    from n2n.engine import FIT_OPTIONS
-    pos = lambda: Opt(int, 0, lo_open=True)
-    return dict(data=Opt(), dataset=Opt(), pairs=Opt(bool), mode=Opt(choices=('n2n', 'n2c')), objective=Opt(choices=OBJECTIVES),
-                pd=Opt(int, 1), recipe=Opt(check=_recipe),
-                noise=Opt(check=_noise_class), sigma=Opt('level'), p=Opt('level'), lam=Opt('level'),
-                params=Opt('table'), arch=Opt(choices=('unet', 'vae')), features=pos(), depth=Opt(int, 1, 8),
-                residual=Opt('switch'), channels=Opt(int, choices=(1, 3)), crop=pos(), loss=Opt(choices=LOSS_NAMES),
-                checkpoint_every=pos(), vae=Opt('table'), init=Opt(),
-                device=Opt(check=get_device), **{k: FIT_OPTIONS[f] for k, f in _FIT_KEYS.items() if f in FIT_OPTIONS})
-
-TRAIN_OPTIONS = _train_options()
-
-def read_config(path) -> dict:
-    "Settings from a .json, .toml or .yaml/.yml file: {name: value} with names as `n2n train` flags ('-' or '_')."
-    path = Path(path).expanduser()
-    if not path.is_file(): raise FileNotFoundError(f"config file {path}: no such file")
-    text, ext = path.read_text(encoding='utf-8'), path.suffix.lower()
-    try:
-        if ext == '.json': d = json.loads(text)
-        elif ext == '.toml':
-            try: import tomllib
-            except ImportError: import tomli as tomllib              # Python < 3.11
-            d = tomllib.loads(text)
-        elif ext in ('.yaml', '.yml'):
-            import yaml
-            d = yaml.safe_load(text)
-        else: raise ValueError(f"config file {path}: unknown format {ext!r}; use .json, .toml, .yaml or .yml")
-    except ValueError: raise
-    except ImportError as e: raise ValueError(f"config file {path}: reading {ext} needs {e.name} (pip install {e.name})") from None
-    except Exception as e: raise ValueError(f"config file {path}: cannot parse it ({type(e).__name__}: {str(e).splitlines()[0]})") from None
-    if d is None: d = {}
-    if not isinstance(d, dict): raise ValueError(f"config file {path}: expected a table of settings, got a {type(d).__name__}")
-    d = {str(k).replace('-', '_'): v for k, v in d.items() if v is not None}     # null: not set (the default applies)
-    unknown = sorted(set(d) - set(TRAIN_DEFAULTS))
-    if unknown: raise ValueError(f"config file {path}: unknown setting {', '.join(unknown)}; known: {', '.join(TRAIN_DEFAULTS)}")
-    d = check_options(TRAIN_OPTIONS, d, f"config file {path}")    # the flags' rules: names the key, type and file
-    if isinstance(d.get('data'), str) and not Path(d['data']).expanduser().is_absolute():
-        d['data'] = str((path.parent / d['data']).resolve())        # relative to the config file
-    return d
-
-def _same(a, b) -> bool:
-    norm = lambda v: list(v) if isinstance(v, tuple) else v
-    return norm(_number(a) if isinstance(a, str) else a) == norm(_number(b) if isinstance(b, str) else b)
-
-def resolve_train_config(flags: dict, config_file=None, saved: dict | None = None) -> dict:
-    "Settings of a run: defaults ← `saved` (when resuming) ← config file ← given flags (not None/False); conflicts with `saved` are errors."
-    cfg = dict(TRAIN_DEFAULTS) if saved is None else {**TRAIN_DEFAULTS, **saved}
-    given = {**(read_config(config_file) if config_file else {}), **{k: v for k, v in flags.items() if v is not None and v is not False}}
-    if given.get('data') is not None: given['data'] = str(Path(given['data']).expanduser().resolve())
-    if saved is not None:
-        clash = [f"--{k} {v} (the run used {saved.get(k)})" for k, v in given.items() if k not in RESUME_FREE and not _same(v, saved.get(k))]
-        if clash: raise ValueError(f"--resume continues a run with its own settings; these differ: {', '.join(clash)}")
-    cfg.update(given)
-    checked = check_options(TRAIN_OPTIONS, {k: v for k, v in cfg.items() if v is not None})
-    cfg = {k: checked.get(k, v) for k, v in cfg.items()}
-    if (cfg['data'] is None) == (cfg['dataset'] is None): raise ValueError("give either an image folder (DATA) or --dataset NAME")
-    if cfg['pairs'] and cfg['dataset'] is not None: raise ValueError("--pairs needs a folder DATA with a/ and b/, not --dataset")
-    if cfg['pairs'] and (cfg['recipe'] or cfg['noise']): raise ValueError("--pairs trains on real pairs: it takes no --recipe or --noise")
-    return _check_objective(cfg, given)
-
-def _check_objective(cfg: dict, given: dict) -> dict:
-    "`--objective`: n2n/n2c set the mode; the noisy-only ones take the images as they are, so the synthetic-noise flags are refused."
-    obj = cfg['objective']
-    if obj in ('n2n', 'n2c'):
-        if given.get('mode') not in (None, obj): raise ValueError(f"--objective {obj} contradicts --mode {given['mode']}")
-        cfg['mode'] = obj
-    if obj not in NOISY_ONLY:
-        if cfg['pd'] is not None: raise ValueError(f"--pd (pixel-shuffle stride) is for the noisy-only objectives {', '.join(NOISY_ONLY)}")
-        return cfg
-    bad = [f"--{k}" for k in ('pairs', 'recipe', 'noise', 'p', 'lam', 'params', 'loss', 'mode') if given.get(k) not in (None, False)]
-    if cfg['arch'] != 'unet': bad.append(f"--arch {cfg['arch']}")
-    if obj in ('n2v', 'nb2nb') and cfg['sigma'] is not None: bad.append('--sigma')
-    if bad: raise ValueError(f"--objective {obj} trains on the images as they are (they are the noisy observations): "
-                             f"it takes no {', '.join(bad)}")
-    if cfg['sigma'] is not None:
-        s = _number(str(cfg['sigma'])) if not isinstance(cfg['sigma'], (int, float)) else cfg['sigma']
-        if not isinstance(s, (int, float)) or isinstance(s, bool) or not 0 < s <= 255:
-            raise ValueError(f"--objective {obj}: --sigma is the noise level of your images, one number in (0, 255] (8-bit units); "
-                             f"got {cfg['sigma']!r}")
-        cfg['sigma'] = float(s)
-    return cfg
-
-# %% ../nbs/25_cli.ipynb #1a46fb9d
-def _load_training_images(cfg: dict):
-    "(inputs, targets or None) as lists of NumPy images from the folder, its a/ and b/ subfolders, or a registry dataset."
-    if cfg['dataset'] is not None:
-        from n2n.data import load_dataset
-        return load_dataset(cfg['dataset']), None
-    folder = Path(cfg['data'])
-    if not folder.is_dir(): raise FileNotFoundError(f"{folder}: no such image folder")
-    if not cfg['pairs']: return [read_checked(p) for p, _, _ in collect_images([folder])], None
-    a, b = folder / 'a', folder / 'b'
-    if not (a.is_dir() and b.is_dir()): raise ValueError(f"--pairs: {folder} must hold subfolders a/ (inputs) and b/ (targets) with the same file names")
-    ia, ib = collect_images([a]), collect_images([b])
-    na, nb = {r for _, r, _ in ia}, {r for _, r, _ in ib}
-    if na != nb:
-        only = sorted(map(str, na - nb))[:3] or sorted(map(str, nb - na))[:3]
-        raise ValueError(f"--pairs: a/ and b/ must hold the same file names; only in {'a/' if na - nb else 'b/'}: {', '.join(only)}")
-    return [read_checked(p, clean=False) for p, _, _ in ia], [read_checked(p, clean=False) for p, _, _ in ib]
-
-def train_noise(cfg: dict, default_sigma='0,50'):
-    "The training noise of resolved settings `cfg`: the recipe's (over its training range) unless noise flags are given; None for --pairs."
-    if cfg['pairs']: return None
-    rec = _recipe(cfg['recipe']) if cfg['recipe'] else None
-    levels = any(cfg[k] is not None for k in ('sigma', 'p', 'lam')) or cfg['params']
-    if rec is not None and not levels and cfg['noise'] in (None, rec.noise): return rec.train_noise()
-    name = cfg['noise'] or (rec.noise if rec else 'gaussian')
-    sigma = cfg['sigma'] if cfg['sigma'] is not None or name != 'gaussian' or levels else default_sigma
-    return make_noise(name, sigma, cfg['p'], cfg['lam'], cfg['params'])
-
-def _check_train_memory(cfg: dict, ch: int, noise) -> None:
-    """Refuse settings whose training cannot fit in the device's memory, naming the flags: the noise at crop size, the
-    U-Net's weights (counted on the meta device, nothing allocated)."""
-    from n2n.core import meta_params
-    from n2n.unet import UNet
-    dev, crop = get_device(cfg['device']), cfg['crop']
-    try:
-        if noise is not None: noise.check_memory((1, ch, crop, crop))
-    except ValueError as e: raise type(e)(f"--crop {crop}: {e}") from None
-    n = meta_params(lambda: UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual'])))
-    check_memory(16 * n, f"--features {cfg['features']} (weights, gradients, Adam state)", dev)
-
-def build_run(cfg: dict) -> dict:
-    "{model, data, objective, callbacks, fit_cfg, noise} for resolved settings `cfg`, memory checked first."
-    from n2n.core import seed_everything, model_memory
-    from n2n.data import NoisyPairs, PairedCrops, _n_channels
-    from n2n.unet import UNet
-    from n2n.engine import FitConfig, TargetLoss, Anneal
-    if cfg['objective'] in NOISY_ONLY: return _build_noisy_only(cfg)
-    noise = train_noise(cfg)
-    rec = _recipe(cfg['recipe']) if cfg['recipe'] else None
-    loss = cfg['loss'] or (rec.objective().kind if rec else 'l2')
-    if loss == 'masked' and cfg['pairs']: raise ValueError("--loss masked needs synthetic noise (it must know which target pixels were replaced), not --pairs")
-    if loss == 'masked' and not hasattr(noise, 'sample_with_mask'):
-        raise ValueError(f"--loss masked needs a noise that reports the pixels it replaced (bernoulli, impulse, salt_pepper, text); {noise!r} does not")
-    fit_cfg = FitConfig(**{f: cfg[k] for k, f in _FIT_KEYS.items()})
-    inputs, targets = _load_training_images(cfg)
-    ch = cfg['channels'] or (3 if any(_n_channels(im) == 3 for im in inputs + (targets or [])) else 1)
-    _check_train_memory(cfg, ch, noise)
-    length = max(len(inputs), 1000)
-    if targets is not None: data = PairedCrops(inputs, targets, crop=cfg['crop'], channels=ch, length=length, seed=cfg['seed'])
-    else: data = NoisyPairs(inputs, noise, mode=cfg['mode'], crop=cfg['crop'], channels=ch, length=length, seed=cfg['seed'],
-                            mask=loss == 'masked')
-    seed_everything(cfg['seed'])
-    model = UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual']))
-    need = model_memory(model, (fit_cfg.batch_size, ch, cfg['crop'], cfg['crop']))
-    check_memory(need, f"--crop {cfg['crop']} with --batch_size {fit_cfg.batch_size} and --features {cfg['features']}",
-                 get_device(cfg['device']), hint='lower one of them')
-    callbacks = [Anneal('gamma', 2.0, 0.0)] if loss == 'l0' else []
-    return dict(model=model, data=data, objective=TargetLoss(loss), callbacks=callbacks, fit_cfg=fit_cfg, noise=noise)
-
-def _build_noisy_only(cfg: dict) -> dict:
-    "build_run for the noisy-only objectives: crops of the images themselves, σ given or estimated for r2r/sure."
-    from n2n.core import seed_everything, model_memory
-    from n2n.data import NoisyCrops, _n_channels
-    from n2n.unet import UNet
-    from n2n.engine import FitConfig
-    inputs, _ = _load_training_images(cfg)
-    if all(np.ptp(split_alpha(im)[0]) == 0 for im in inputs):
-        raise ValueError("every image is constant: constant images hold no noise to learn from")
-    small = max(inputs, key=lambda im: min(im.shape[:2])).shape[:2]
-    if min(small) < 8: raise ValueError(f"the largest image is {small[0]}×{small[1]} pixels; training needs images of at least 8×8")
-    estimated = cfg['objective'] in ('r2r', 'sure') and cfg['sigma'] is None
-    if estimated:                                                    # kept in config.json: a resumed run uses the same σ
-        from n2n.inspector import estimate_noise_level
-        try: s = estimate_noise_level([image_to_tensor(split_alpha(im)[0]) for im in inputs])
-        except ValueError as e: raise ValueError(f"cannot estimate σ from these images ({e}); give --sigma") from None
-        if not s > 0.05: raise ValueError(f"σ estimated from the images is {s:.3g} (constant images?); give --sigma")
-        cfg['sigma'] = round(s, 3)
-    ch = cfg['channels'] or (3 if any(_n_channels(im) == 3 for im in inputs) else 1)
-    crop = cfg['crop'] * (cfg['pd'] or 1)                              # the sub-images are crop × crop
-    big = max(max(im.shape[:2]) for im in inputs)
-    if cfg['pd'] and crop > 2 * big:
-        raise ValueError(f"--pd {cfg['pd']} with --crop {cfg['crop']} needs {crop}-pixel crops, but the largest image is {big} pixels wide")
-    _check_train_memory({**cfg, 'crop': crop}, ch, None)
-    data = NoisyCrops(inputs, crop=crop, channels=ch, length=max(len(inputs), 1000), seed=cfg['seed'])
-    fit_cfg = FitConfig(**{f: cfg[k] for k, f in _FIT_KEYS.items()})
-    seed_everything(cfg['seed'])
-    model = UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual']))
-    n = fit_cfg.batch_size * (cfg['pd'] or 1) ** 2
-    check_memory(model_memory(model, (n, ch, cfg['crop'], cfg['crop'])), f"--crop {cfg['crop']} with --batch_size "
-                 f"{fit_cfg.batch_size} and --features {cfg['features']}", get_device(cfg['device']), hint='lower one of them')
-    objective = make_objective(cfg['objective'], cfg['sigma'], cfg['seed'], cfg['pd'])
-    return dict(model=model, data=data, objective=objective,
-                callbacks=[], fit_cfg=fit_cfg, noise=None, sigma_estimated=estimated)
-
-def init_checkpoint(spec: str) -> tuple:
-    "(checkpoint dict, path) that `--init` names: `pretrained:NAME` (SHA-256 checked) or a model file."
-    from n2n.checkpoint import load_checkpoint
-    if str(spec).startswith('pretrained:'):
-        from n2n.pretrained import weights_path
-        path = weights_path(spec)
-    else: path = Path(spec).expanduser()
-    return load_checkpoint(path), path
-
-def adopt_init(cfg: dict, flags: dict, ck: dict, path) -> dict:
-    "`--init`: the U-Net's shape (features, depth, residual, channels) is the weights'; contradicting flags are errors."
-    if ck['arch'] != 'UNet':
-        raise ValueError(f"--init {path}: holds a {ck['arch']} model; n2n train starts only a UNet from weights")
-    if cfg['arch'] != 'unet': raise ValueError("--init starts a U-Net from weights; it does not apply to --arch vae")
-    c = ck['config']
-    want = dict(features=c['features'], depth=c['depth'], residual=int(bool(c['residual'])), channels=c['in_channels'])
-    clash = [f"--{k} {flags[k]} (the weights have {v})" for k, v in want.items()
-             if flags.get(k) is not None and _number(str(flags[k])) != v]
-    if clash: raise ValueError(f"--init {path}: {', '.join(clash)}; leave these flags out to take the weights' shape")
-    cfg.update(want)
-    return cfg
-
-def loss_plot(hist: dict, path, title: str = 'training loss') -> Path:
-    "Save the loss curve (log scale) to `path` atomically, without pyplot (no GUI backend needed)."
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(5, 3))
-    ax = fig.subplots()
-    ax.plot(hist['step'], hist['loss']); ax.set_yscale('log' if min(hist['loss'], default=1) > 0 else 'linear')   # SURE's can be < 0
-    ax.set_xlabel('step'); ax.set_ylabel('loss'); ax.set_title(title); fig.tight_layout()
-    return save_figure(fig, path)
-
 # %% ../nbs/25_cli.ipynb #ffb4650b
-def _run_checkpoint(out: Path) -> Path | None:
-    "The checkpoint a run in `out` resumes from: checkpoint.pt (U-Net), stages/stage1.pt (three-stage VAE), or None."
-    return next((p for p in (out / 'checkpoint.pt', out / 'stages' / 'stage1.pt') if p.exists()), None)
-
-def _finish(out: Path, model, cfg: dict, hist: dict, noise, train: dict, title: str, t: float, steps: int) -> None:
-    "Write model.pt, loss.png, history.json and config.json of a finished run and say where they are."
-    from n2n.checkpoint import save_checkpoint
-    if cfg.get('pd') and cfg['pd'] > 1:
-        from n2n.correlated import PDNet
-        model = PDNet(model, cfg['pd'])                                 # denoise the way it was trained: on the sub-images
-    save_checkpoint(out / 'model.pt', model, noise=noise, train=train, history=hist,
-                    meta={'run_config': cfg, 'mode': cfg['objective'] or cfg['mode']})
-    loss_plot(hist, out / 'loss.png', title)
-    write_text(out / 'history.json', json.dumps(hist))
-    write_text(out / 'config.json', json.dumps(cfg, indent=1))
-    print(f"n2n train: {steps} steps, final loss {hist['loss'][-1] if hist['loss'] else float('nan'):.5f}, {time.time() - t:.0f} s "
-          f"this session\nModel: {out / 'model.pt'}   Loss curve: {out / 'loss.png'}\nDenoise with: n2n denoise {out / 'model.pt'} IMAGES --out DIR")
-    tail = hist['loss'][-max(1, len(hist['loss']) // 4):]                # the last quarter: one batch's SURE is noisy
-    if cfg.get('objective') == 'sure' and tail and sum(tail) / len(tail) < 0:
-        print("n2n train: warning: the SURE loss (an estimate of the MSE) went below 0, so the network has begun to fit the "
-              "noise of these images; train on more images or for fewer steps")
-
-def _progress(out: Path):
-    "(checkpoint, step) of the run in `out` that `--resume` can continue from (a training state past step 0), or None."
-    from n2n.checkpoint import load_checkpoint
-    for p in [out / 'checkpoint.pt'] + sorted((out / 'stages').glob('stage*.pt'), reverse=True):
-        try: step = int((load_checkpoint(p).get('resume') or {}).get('step', 0)) if p.is_file() else 0
-        except (ValueError, TypeError): step = 0
-        if step > 0: return p, step
-    return None
-
-def _kept(out: Path, folder) -> str:
-    "What a stopped run leaves: the checkpoint to resume from, or nothing (and the new folder removed)."
-    if (pr := _progress(out)) is not None:
-        return (f"the checkpoint {pr[0].relative_to(out)} of step {pr[1]} is kept: "
-                f"continue with n2n train --resume --out {out}")
-    removed = folder is not None and folder.created
-    return 'nothing was saved' + (f' and the new folder {out} was removed' if removed else '')
-
-@contextlib.contextmanager
-def _run_folder(out: Path):
-    """The training run's output folder for the block (`output_folder`). On Ctrl-C or an error, the message says what is
-    kept; a folder this run created is removed again unless it holds a checkpoint to resume from."""
-    holder = [None]
-    try:
-        with output_folder(out, keep=lambda: _progress(out) is not None) as folder:
-            holder[0] = folder
-            yield folder
-    except Interrupted: raise
-    except KeyboardInterrupt: raise Interrupted(f"interrupted; {_kept(out, holder[0])}") from None
-    except Exception as e:
-        if _progress(out) is not None: e.n2n_note = _kept(out, holder[0])
-        raise
-
-def _interrupted(out: Path, step: int, folder):
-    "The run stopped at Ctrl-C (its checkpoint saved by the engine): say so in one line."
-    raise Interrupted(f"interrupted at step {step}; {_kept(out, folder)}")
-
 @command('train')
 @call_parse
 @options(**TRAIN_OPTIONS)
@@ -606,90 +260,8 @@ def train_cmd(data: Param("image folder: clean images (noise drawn on the fly), 
               resume: bool = False,      # continue the run in --out from its checkpoint
               quiet: bool = False):      # no progress bars
     "Train a denoiser (Noise2Noise or Noise2Clean U-Net, or the article's VAE) on an image folder or a registry set; checkpoints, model.pt, loss.png."
-    from n2n.core import get_device
-    from n2n.checkpoint import load_checkpoint, build_model
-    from n2n.engine import GracefulInterrupt, learner
-    flags = {k: v for k, v in locals().items() if k in TRAIN_DEFAULTS}
-    out = Path(out).expanduser(); ck_path = _run_checkpoint(out)
-    if resume:
-        if ck_path is None: raise FileNotFoundError(f"nothing to resume: {out / 'checkpoint.pt'} does not exist")
-        saved = (load_checkpoint(ck_path).get('meta') or {}).get('run_config')
-        if not saved: raise ValueError(f"{ck_path} was not written by n2n train; cannot resume it from the command line")
-        cfg = resolve_train_config(flags, config, saved)
-    else:
-        cfg = resolve_train_config(flags, config)
-        if ck_path is not None: raise ValueError(f"{out} already holds a training run ({ck_path.name}); add --resume to continue it or choose another --out")
-    get_device(cfg['device'])                                   # fail early on an unavailable device
-    if cfg.get('data') and Path(cfg['data']).is_dir():         # outputs inside DATA would become training images
-        d, o = Path(cfg['data']).resolve(), out.resolve()
-        if o == d or d in o.parents: raise ValueError(f"--out {out} is inside DATA {cfg['data']}: choose a separate output folder")
-    if cfg['arch'] == 'vae': return _train_vae(cfg, flags, out, resume, quiet)
-    init = init_checkpoint(cfg['init']) if cfg['init'] else None
-    if init is not None and not resume: adopt_init(cfg, flags, *init)
-    run = build_run(cfg)
-    if init is not None and not resume:
-        run['model'].load_state_dict(build_model(init[0], path=init[1]).float().state_dict())
-    model, data = run['model'], run['data']
-    with _run_folder(out) as folder:
-        targets = 'noisy' if cfg['mode'] == 'n2n' else 'clean'
-        what = 'real pairs' if cfg['pairs'] else f"{run['noise']!r}, {targets} targets"
-        if cfg['objective'] in NOISY_ONLY:
-            est = ' (estimated from the images: wavelet MAD, median over images; --sigma overrides)' if run.get('sigma_estimated') else ''
-            what = 'the noisy images themselves' + (f", σ = {cfg['sigma']:g}{est}" if cfg['sigma'] is not None else '')
-        print(f"n2n train: {'resuming' if resume else 'training'} UNet({model.config['features']}, depth "
-              f"{model.config['depth']}) on {len(data.images)} images ({what}, {run['objective']}) for "
-              f"{run['fit_cfg'].steps} steps → {out}", flush=True)
-        t, stop = time.time(), GracefulInterrupt()
-        lrn = learner(model, data, run['objective'], run['fit_cfg'], run['callbacks'] + [stop],
-                      progress=show_bars(quiet), checkpoint=out / 'checkpoint.pt',
-                      checkpoint_every=cfg['checkpoint_every'], resume=resume, meta={'run_config': cfg})
-        hist = lrn.fit()
-        if stop.interrupted: _interrupted(out, lrn.step, folder)
-        _finish(out, model, cfg, hist, run['noise'], load_checkpoint(out / 'checkpoint.pt')['train'],
-                f"{cfg['objective'] if cfg['objective'] in NOISY_ONLY else 'Noise2Noise' if cfg['mode'] == 'n2n' else 'Noise2Clean'} "
-                "U-Net training", t, lrn.step)
-    return hist
+    return train({k: v for k, v in locals().items() if k in TRAIN_DEFAULTS}, out, config, resume, show_bars(quiet))
 
-# %% ../nbs/25_cli.ipynb #3672af38
-_UNET_ONLY = ('steps', 'features', 'depth', 'residual', 'loss', 'recipe', 'log_every', 'num_workers', 'compile')
-
-def _train_vae(cfg: dict, flags: dict, out: Path, resume: bool, quiet: bool):
-    "Train the article's model with the three-stage recipe of `n2n.article`; write model.pt, loss.png, config.json; stages/ resumes."
-    from dataclasses import asdict, fields
-    import n2n.article as art
-    from n2n.engine import GracefulInterrupt
-    wrong = [k for k in _UNET_ONLY if flags.get(k) not in (None, False)]
-    if wrong: raise ValueError(f"--{wrong[0]} does not apply to --arch vae; set its stages with --vae 'epochs=... adjust_epochs=... entropy_epochs=...'")
-    if cfg['pairs'] or cfg['mode'] != 'n2n': raise ValueError("--arch vae draws its own Noise2Noise pairs: it takes neither --pairs nor --mode n2c")
-    noise = train_noise(cfg, default_sigma=25)
-    extra = cfg['vae'] if isinstance(cfg['vae'], dict) else parse_params(cfg['vae'])
-    known = {f.name for f in fields(art.ArticleConfig)}
-    if set(extra) - known: raise ValueError(f"--vae: unknown setting {', '.join(sorted(set(extra) - known))}; known: {', '.join(sorted(known))}")
-    over = dict(noise=noise.name, noise_params={k: getattr(noise, k) for k in noise._params}, crop=cfg['crop'], batch_size=cfg['batch_size'],
-                lr=cfg['lr'], seed=cfg['seed'], device=cfg['device'], precision=cfg['precision'])
-    if cfg['seconds']: over['seconds'] = tuple(cfg['seconds'] * f for f in (0.6, 0.2, 0.2))
-    acfg = art.small_config(**{**over, **extra})
-    art.make_noise(acfg)                                             # stage 2 needs a noise with known mean/variance
-    images = _load_training_images(cfg)[0]
-    model = art.make_model(acfg)
-    from n2n.core import model_memory
-    check_memory(model_memory(model, (acfg.batch_size, 3, acfg.crop, acfg.crop)),
-                 f"--crop {acfg.crop} with --batch_size {acfg.batch_size} and the article's model {acfg.model or ''}",
-                 get_device(cfg['device']), hint='lower one of them')
-    with _run_folder(out) as folder:
-        print(f"n2n train: {'resuming' if resume else ''} three-stage training of the article's model on {len(images)} "
-              f"images ({noise!r}) → {out}", flush=True)
-        t, stop = time.time(), GracefulInterrupt()
-        res = art.fit_article(model, images, acfg, run_dir=out / 'stages', progress=show_bars(quiet), resume=resume,
-                              callbacks=[stop], checkpoint_every=cfg['checkpoint_every'], meta={'run_config': cfg})
-        hist, off = dict(step=[], loss=[], stage=[], seconds=[]), 0
-        for st, h in sorted(res['history'].items()):
-            hist['step'] += [off + x for x in h['step']]; hist['loss'] += list(h['loss'])
-            hist['stage'] += [st] * len(h['step'])
-            hist['seconds'] += list(h['seconds']); off += h['step'][-1] if h['step'] else 0
-        if stop.interrupted or res['stopped']: _interrupted(out, off, folder)
-        _finish(out, model, cfg, hist, noise, asdict(acfg), 'three-stage training (stages 1-3)', t, off)
-    return hist
 
 # %% ../nbs/25_cli.ipynb #07497880
 DENOISE_METHODS = method_names('zero-shot', 'classic')   # need no model file

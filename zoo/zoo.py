@@ -228,6 +228,7 @@ def page() -> None:
         for k, v in (m.get('held_out') or {}).items():
             ref = f"; BM3D {v['bm3d']:.2f} dB / {v['bm3d_ssim']:.4f} ({v['psnr'] - v['bm3d']:+.2f} dB)" if 'bm3d' in v else ''
             L.append(f"- {k} ({v['images']} whole images): {v['psnr']:.2f} dB / SSIM {v['ssim']:.4f}{ref}.")
+        if m.get('note'): L.append(f"- Note: {m['note']}")
         if m.get('curve'): L.append(f"- Learning curve: {len(m['curve']['points'])} checkpoints, {m['curve']['validation']}.")
         L.append('')
     if any(m.get('curve') for m in table['models']):
