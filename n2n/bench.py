@@ -500,7 +500,7 @@ def bench(datasets: str = 'Kodak24,CBSD68,BSD68,Set12',  # test sets, comma-sepa
         md = throughput_table(threads=(threads,) if threads else (1, max(1, min(2, os.cpu_count() or 1))), device=device)
         head = (f"Paper U-Net (48 features, depth 5): training on batches of 8×64² crops, denoising one 512×768 image. "
                 f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}.")
-        with output_folder(out), atomic_write(Path(out) / 'throughput.md', 'w') as f: f.write(head + '\n\n' + md + '\n')
+        with output_folder(out, overwrite=True), atomic_write(Path(out) / 'throughput.md', 'w') as f: f.write(head + '\n\n' + md + '\n')
         print(head + '\n\n' + md + f"\n\ntable in {Path(out).resolve() / 'throughput.md'}")
         return md
     cfg = BenchConfig(datasets=datasets, noises=noises, methods=methods, n_images=n_images, crop=crop, seed=seed, train_steps=train_steps,
@@ -508,7 +508,7 @@ def bench(datasets: str = 'Kodak24,CBSD68,BSD68,Set12',  # test sets, comma-sepa
                       residual=not paper_unet, train_images=train_images, vae_seconds=vae_seconds, vae_full=vae_full, zs_steps=zs_steps, device=device,
                       precision=precision, compile=compile, tile=tile, root=data)
     t = time.time()
-    with output_folder(out, keep=lambda: (Path(out) / 'results.csv').exists()):     # rows done are kept: reruns resume
+    with output_folder(out, keep=lambda: (Path(out) / 'results.csv').exists(), overwrite=True):     # rows done are kept: reruns resume
         res = run_bench(cfg, out, progress=not quiet, log=(lambda s: None) if quiet else print)
     print(res['markdown'])
     print(f"{len(res['computed'])} computed, {len(res['skipped'])} already done, {time.time() - t:.0f} s; "

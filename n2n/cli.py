@@ -24,7 +24,7 @@ from .core import (ImageReadError, write_image, image_to_tensor, tensor_to_image
                       get_device, PRECISIONS, Opt, options, check_options)
 from .methods import method_names, make_denoiser
 from .files import (read_checked, collect_images, group_by_folder, read_all_checked, plan_outputs, output_folder,
-                       write_text, show_bars)
+                       write_text, show_bars, refuse_existing)
 from .run import TRAIN_DEFAULTS, TRAIN_OPTIONS, make_noise, _noise_class, train
 
 # %% auto #0
@@ -186,6 +186,7 @@ def noise_cmd(in_dir: Param("folder of clean images (or one image file)", str, o
               clean: bool = False,       # also copy the clean images to clean/
               recursive: bool = False,   # include images in subfolders (kept as subfolders)
               seed: int = 0,             # random seed: same seed, same noise
+              overwrite: bool = False,   # replace files that exist in OUT_DIR (otherwise refused before anything is written)
               quiet: bool = False):      # no progress bars
     "Write noisy copies (or Noise2Noise pairs) of a folder of images, reproducibly."
     from tqdm.auto import tqdm
@@ -194,12 +195,13 @@ def noise_cmd(in_dir: Param("folder of clean images (or one image file)", str, o
     if src.exists() and out.exists() and src.resolve() == out.resolve(): raise ValueError(f"OUT_DIR {out} is IN_DIR; choose a separate output folder")
     items = collect_images([src], recursive)
     kinds = ['a', 'b'] if pairs else ['noisy']
-    plans = {k: plan_outputs(items, out / k) for k in kinds + (['clean'] if clean else [])}
+    plans = {k: plan_outputs(items, out / k, overwrite=overwrite) for k in kinds + (['clean'] if clean else [])}
+    refuse_existing([out / 'noise.json'], overwrite)
     arrays, shapes = read_all_checked(items)
     for (path, _, _), s in zip(items, shapes):
         try: noise.check_memory((1, *s))
         except ValueError as e: raise type(e)(f"{path}: {e}") from None
-    with output_folder(out):
+    with output_folder(out, overwrite=overwrite):
         for label, group in group_by_folder(items).items():
             bar = dict(desc=Path(label).name or label, disable=not show_bars(quiet), leave=False)
             for i, (path, rel, _) in tqdm(group, **bar):
@@ -290,6 +292,7 @@ def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n tra
                 seed: int = 0,              # zs-n2n: seed of each image's network
                 device: str = None,         # 'cpu', 'cuda', or auto when omitted
                 precision: str = 'auto',    # auto (bf16 where the hardware has it), bf16 or fp32
+                overwrite: bool = False,    # replace files that exist in --out (otherwise refused before anything is written)
                 quiet: bool = False):       # no progress bars
     "Denoise image files and folders with a trained model or a method that needs none; each output keeps its input's size, channels, alpha and bit depth."
     from tqdm.auto import tqdm
@@ -308,7 +311,7 @@ def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n tra
     if is_method and model.lower() != 'zs-n2n' and steps is not None: raise ValueError(f"{model} takes no --steps (only zs-n2n trains)")
     if not str(out).strip(): raise ValueError("--out must name a folder")
     items = collect_images(inputs, recursive)
-    outs = plan_outputs(items, Path(out))
+    outs = plan_outputs(items, Path(out), overwrite=overwrite)
     arrays, shapes = read_all_checked(items, clean=False)
     dev = get_device(device)
     if is_method:
@@ -331,7 +334,7 @@ def denoise_cmd(model: Param("model file (model.pt or checkpoint.pt from n2n tra
             check_denoise_memory(net, (1, cin, h, w), tile, overlap, device=dev, what=f"{path}: denoising")
         run = lambda a: denoise(net, a, device=dev, tile=tile, overlap=overlap, precision=precision)
     t = time.time()
-    with output_folder(out):
+    with output_folder(out, overwrite=overwrite):
         for label, group in group_by_folder(items).items():
             bar = dict(desc=Path(label).name or label, disable=not show_bars(quiet), leave=False)
             for i, (path, rel, _) in tqdm(group, **bar):

@@ -10,11 +10,12 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'IMAGE_EXTS', 'get_device', 'bf16_native', 'resolve_precision', 'autocast', 'make_generator',
-           'seed_everything', 'check_number', 'Opt', 'options', 'check_options', 'MemoryEstimateError',
-           'available_memory', 'gib', 'check_memory', 'meta_params', 'model_memory', 'image_to_tensor',
-           'tensor_to_image', 'split_alpha', 'quantize', 'atomic_write', 'remove_stale_temps', 'remove_stale_temps_in',
-           'save_figure', 'ImageReadError', 'read_image', 'write_image', 'show_images', 'notebook_setup']
+__all__ = ['PRECISIONS', 'WRITE_GUARDS', 'IMAGE_EXTS', 'get_device', 'bf16_native', 'resolve_precision', 'autocast',
+           'make_generator', 'seed_everything', 'check_number', 'Opt', 'options', 'check_options',
+           'MemoryEstimateError', 'available_memory', 'gib', 'check_memory', 'meta_params', 'model_memory',
+           'image_to_tensor', 'tensor_to_image', 'split_alpha', 'quantize', 'atomic_write', 'remove_stale_temps',
+           'remove_stale_temps_in', 'save_figure', 'ImageReadError', 'read_image', 'write_image', 'show_images',
+           'notebook_setup']
 
 # %% ../nbs/00_core.ipynb #adc593b2
 _ACCELERATORS = {'cuda': 'CUDA', 'mps': 'MPS', 'xpu': 'XPU'}
@@ -358,10 +359,13 @@ def _fsync_dir(folder: Path) -> None:
     except OSError: pass
     finally: os.close(fd)
 
+WRITE_GUARDS: list = []       # callables(path) run before every `atomic_write` (n2n.files.output_folder: never clobber)
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = 'wb'):
     "Open a temporary file beside `path` for writing; on success it is fsynced and renamed to `path`, on error removed."
     path = Path(path)
+    for guard in list(WRITE_GUARDS): guard(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
     os.close(fd)                                        # reopened by name: some writers (tifffile) need a named file

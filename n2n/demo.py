@@ -21,8 +21,8 @@ from .classic import classic_denoise
 from .checkpoint import save_checkpoint
 
 # %% auto #0
-__all__ = ['DEMO_OPTIONS', 'N2N', 'N2N_ENSEMBLE', 'DemoConfig', 'comparison_figure', 'loss_figure', 'markdown_table',
-           'pretrained_method', 'run_demo', 'demo']
+__all__ = ['DEMO_OPTIONS', 'N2N', 'N2N_ENSEMBLE', 'DEMO_FILES', 'DemoConfig', 'comparison_figure', 'loss_figure',
+           'markdown_table', 'pretrained_method', 'run_demo', 'demo']
 
 # %% ../nbs/09_demo.ipynb #b941cb74
 _POS = lambda kind=int: Opt(kind, 0, lo_open=True, none=False)
@@ -101,6 +101,7 @@ def markdown_table(means: dict, best_classic: str) -> str:
 
 # %% ../nbs/09_demo.ipynb #4ee407d8
 N2N, N2N_ENSEMBLE = 'N2N U-Net (ours)', 'N2N U-Net, 8-fold self-ensemble (ours)'
+DEMO_FILES = ('report.md', 'results.json', 'comparison.png', 'loss.png', 'model.pt')
 
 def pretrained_method(name: str, device=None, precision: str = 'auto') -> dict:
     "{row label: denoiser} for zoo model `name` (`n2n.pretrained`), the label saying how long it trained."
@@ -190,6 +191,7 @@ def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.pn
          no_ensemble: bool = False,  # skip the 8-fold self-ensemble row
          seed: int = 0,              # random seed (data crops, noise, initialisation)
          device: str = None,         # 'cpu', 'cuda', or auto when omitted
+         overwrite: bool = False,    # replace the files of an earlier demo in --out (otherwise refused)
          quiet: bool = False):       # no progress bars
     "Train a Noise2Noise U-Net on scikit-image's embedded images and compare it with classic denoisers, BM3D included."
     cfg = DemoConfig(seconds=seconds, steps=steps, features=features, seed=seed, device=device, precision=precision,
@@ -198,8 +200,9 @@ def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.pn
     limit = f"{'at most ' if steps else ''}{seconds:g} s" if seconds else ''
     what = ' '.join(filter(None, [f"{steps} steps" if steps else '', limit]))
     print(f"n2n demo: training a Noise2Noise U-Net for {what}; results go to {Path(out).resolve()}")
-    from n2n.files import output_folder, show_bars
-    with output_folder(out): res = run_demo(out, cfg, progress=show_bars(quiet))    # failed: no new folder is left
+    from n2n.files import output_folder, show_bars, refuse_existing
+    refuse_existing([Path(out) / f for f in DEMO_FILES], overwrite)
+    with output_folder(out, overwrite=overwrite): res = run_demo(out, cfg, progress=show_bars(quiet))   # failed: nothing left
     print(res['report'].split('\n\nPSNR per image')[0])
     print(f"\nReport: {Path(out).resolve() / 'report.md'}\nFigure: {Path(out).resolve() / 'comparison.png'}")
     return res

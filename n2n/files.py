@@ -7,12 +7,13 @@ from __future__ import annotations
 import contextlib, os, shutil, sys, tempfile
 from pathlib import Path
 import numpy as np
+from fastcore.basics import patch
 from .core import (ImageReadError, IMAGE_EXTS, read_image, image_to_tensor, split_alpha, atomic_write,
-                      remove_stale_temps_in)
+                      remove_stale_temps_in, WRITE_GUARDS)
 
 # %% auto #0
-__all__ = ['read_checked', 'collect_images', 'group_by_folder', 'read_all_checked', 'output_suffix', 'plan_outputs',
-           'make_out_dir', 'Interrupted', 'OutFolder', 'output_folder', 'write_text', 'show_bars']
+__all__ = ['read_checked', 'collect_images', 'group_by_folder', 'read_all_checked', 'output_suffix', 'refuse_existing',
+           'plan_outputs', 'make_out_dir', 'Interrupted', 'OutFolder', 'output_folder', 'write_text', 'show_bars']
 
 # %% ../nbs/23_files.ipynb #03922c6a
 def _png_16bit_colour(path: Path) -> bool:
@@ -84,9 +85,19 @@ def output_suffix(src: Path) -> str:
     "Outputs are TIFF for TIFF inputs, else PNG (lossless: JPEG would add its own artefacts to a denoised image)."
     return '.tif' if src.suffix.lower() in ('.tif', '.tiff') else '.png'
 
+# %% ../nbs/23_files.ipynb #32e729db
+def refuse_existing(paths, overwrite: bool = False,
+                    hint: str = '--overwrite replaces it, or choose another output folder') -> None:
+    "`FileExistsError` naming the first of `paths` that exists (and how many), unless `overwrite`: checked before writing."
+    there = [Path(p) for p in paths if Path(p).exists() or Path(p).is_symlink()]
+    if there and not overwrite:
+        more = f" (and {len(there) - 1} more)" if len(there) > 1 else ''
+        raise FileExistsError(f"{there[0]} exists{more} and this run did not write it: {hint}")
+
 # %% ../nbs/23_files.ipynb #cadf5e3c
-def plan_outputs(items: list, out: Path, suffix_fn=output_suffix) -> list[Path]:
-    "Output path per input (`out/relative name`, suffix from `suffix_fn`); `ValueError` on collisions or on an input."
+def plan_outputs(items: list, out: Path, suffix_fn=output_suffix, overwrite: bool = False) -> list[Path]:
+    """Output path per input (`out/relative name`, suffix from `suffix_fn`); `ValueError` on collisions or on an input,
+    `FileExistsError` on a file that exists already (unless `overwrite`), before anything is written."""
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir(): raise NotADirectoryError(f"output {out} exists and is not a folder")
     outs = [out / rel.with_suffix(suffix_fn(src)) for src, rel, _ in items]
@@ -101,6 +112,7 @@ def plan_outputs(items: list, out: Path, suffix_fn=output_suffix) -> list[Path]:
     for o in outs:
         if o.resolve() in ins:
             raise ValueError(f"output {o} would overwrite input {ins[o.resolve()]}; choose another output folder")
+    refuse_existing(outs, overwrite)
     return outs
 
 # %% ../nbs/23_files.ipynb #ae52d155
@@ -126,25 +138,54 @@ class Interrupted(KeyboardInterrupt):
 
 # %% ../nbs/23_files.ipynb #499044f7
 class OutFolder:
-    "An output folder a command writes into: its `path`, and whether this command `created` it."
-    def __init__(self, path: Path, created: bool): self.path, self.created = path, created
+    "An output folder a command writes into: its `path`, whether this command `created` it, what it `wrote` and made."
+    def __init__(self, path: Path, created: bool, overwrite: bool = False, dirs=()):
+        self.path, self.created, self.overwrite = Path(os.path.abspath(path)), created, overwrite
+        self.wrote, self.dirs = [], [Path(os.path.abspath(d)) for d in dirs]    # new files; folders made (outer first)
     def __repr__(self): return f"OutFolder({str(self.path)!r}, created={self.created})"
+
+# %% ../nbs/23_files.ipynb #80e95e6e
+@patch
+def claim(self: OutFolder, path) -> None:
+    "Before a write into the folder: refuse a file that exists and was not written by this run (unless `overwrite`)."
+    p = Path(os.path.abspath(path))
+    if p != self.path and self.path not in p.parents: return          # not inside this folder: not its business
+    if p in self.wrote: return
+    if p.exists() or p.is_symlink():
+        if self.overwrite: return
+        raise FileExistsError(f"{p} exists and this run did not write it: --overwrite replaces it, or choose another "
+                              "output folder")
+    self.dirs += [d for d in reversed(p.parents) if (d == self.path or self.path in d.parents) and not d.exists()]
+    self.wrote.append(p)
+
+# %% ../nbs/23_files.ipynb #a0e986ae
+@patch
+def remove_own(self: OutFolder) -> None:
+    "Remove what this run wrote and the folders it made, if they are empty now: never a file or folder of someone else."
+    for p in reversed(self.wrote):
+        with contextlib.suppress(OSError): p.unlink()
+    for d in reversed(self.dirs):                                    # innermost first
+        with contextlib.suppress(OSError): d.rmdir()                  # fails when another writer put a file there
 
 # %% ../nbs/23_files.ipynb #be817d84
 @contextlib.contextmanager
-def output_folder(out, keep=None):
+def output_folder(out, keep=None, overwrite: bool = False):
     """Create folder `out` for the block (`make_out_dir`) and delete the temporary files that killed writes of ours left
-    there; if the block fails (an error, Ctrl-C) and created `out`, remove it again, unless `keep()` says to keep it."""
+    there. Inside the block every `atomic_write` into it is checked (`OutFolder.claim`): a file this run did not write is
+    never replaced unless `overwrite`. If the block fails (an error, Ctrl-C), what this run wrote is removed again, and
+    the folders it made if they are then empty, unless `keep()` says to keep them."""
     out = Path(out).expanduser()
-    top, p = None, out
-    while not p.exists() and p != p.parent: top, p = p, p.parent
+    made, p = [], out
+    while not p.exists() and p != p.parent: made.append(p); p = p.parent
     make_out_dir(out)
     remove_stale_temps_in(out)
-    folder = OutFolder(out, top is not None)
+    folder = OutFolder(out, bool(made), overwrite, reversed(made))
+    WRITE_GUARDS.append(folder.claim)
     try: yield folder
     except BaseException:
-        if top is not None and not (keep is not None and keep()): shutil.rmtree(top, ignore_errors=True)
+        if not (keep is not None and keep()): folder.remove_own()
         raise
+    finally: WRITE_GUARDS.remove(folder.claim)
 
 # %% ../nbs/23_files.ipynb #4d84efd8
 def write_text(path, text: str) -> Path:

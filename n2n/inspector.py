@@ -431,10 +431,11 @@ def inspection_figure(images, rep: NoiseReport | None = None):
 def inspect_cmd(dir: Param("folder of noisy images (or one image file)", str, opt=False),
                 figure: str = None,        # save the diagnostic plots to this PNG file
                 recursive: bool = False,   # include images in subfolders
+                overwrite: bool = False,   # replace an existing --figure file (otherwise refused before the analysis)
                 quiet: bool = False):      # no progress bar
     "Inspect a folder of noisy images: noise family, evidence, which methods' assumptions hold, a recommendation."
     from tqdm.auto import tqdm
-    from n2n.files import collect_images, read_checked
+    from n2n.files import collect_images, read_checked, refuse_existing
     from n2n.core import save_figure, split_alpha
     if figure is not None and Path(figure).suffix.lower() != '.png':
         raise ValueError(f"--figure must name a .png file, got {figure}")
@@ -444,6 +445,10 @@ def inspect_cmd(dir: Param("folder of noisy images (or one image file)", str, op
         bad = next((p for p in f.parents if p.exists() and not p.is_dir()), None)
         if bad is not None: raise ValueError(f"--figure {figure}: {bad} is a file, not a folder")
     items = collect_images([dir], recursive)
+    if figure is not None:
+        if any(Path(figure).expanduser().resolve() == p.resolve() for p, _, _ in items):
+            raise ValueError(f"--figure {figure} is one of the input images; name another file")
+        refuse_existing([Path(figure).expanduser()], overwrite, '--overwrite replaces it, or name another file')
     arrays = [read_checked(p, clean=False) for p, _, _ in items]             # every file checked before any output
     ims = [image_to_tensor(split_alpha(a)[0]) for a in tqdm(arrays, desc='images', disable=quiet, leave=False)]
     rep = inspect_noise(ims)

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 from .core import (image_to_tensor, split_alpha, save_figure, get_device, Opt, check_options, check_memory)
 from .methods import method_names, make_objective
-from .files import read_checked, collect_images, output_folder, write_text, Interrupted
+from .files import read_checked, collect_images, output_folder, write_text, Interrupted, refuse_existing
 
 # %% auto #0
-__all__ = ['TRAIN_DEFAULTS', 'RESUME_FREE', 'LOSS_NAMES', 'NOISY_ONLY', 'OBJECTIVES', 'TRAIN_OPTIONS', 'parse_params',
-           'make_noise', 'read_config', 'resolve_train_config', 'train_noise', 'build_run', 'init_checkpoint',
-           'adopt_init', 'loss_plot', 'train']
+__all__ = ['TRAIN_DEFAULTS', 'RESUME_FREE', 'LOSS_NAMES', 'NOISY_ONLY', 'OBJECTIVES', 'TRAIN_OPTIONS', 'RUN_FILES',
+           'parse_params', 'make_noise', 'read_config', 'resolve_train_config', 'train_noise', 'build_run',
+           'init_checkpoint', 'adopt_init', 'loss_plot', 'train']
 
 # %% ../nbs/24_run.ipynb #ebd39fbd
 def _number(s):
@@ -300,6 +300,8 @@ def loss_plot(hist: dict, path, title: str = 'training loss') -> Path:
     return save_figure(fig, path)
 
 # %% ../nbs/24_run.ipynb #43a95fa3
+RUN_FILES = ('checkpoint.pt', 'model.pt', 'config.json', 'history.json', 'loss.png')   # what a run writes in --out
+
 def _run_checkpoint(out: Path) -> Path | None:
     "The checkpoint a run in `out` resumes from: checkpoint.pt (U-Net), stages/stage1.pt (three-stage VAE), or None."
     return next((p for p in (out / 'checkpoint.pt', out / 'stages' / 'stage1.pt') if p.exists()), None)
@@ -340,12 +342,12 @@ def _kept(out: Path, folder) -> str:
     return 'nothing was saved' + (f' and the new folder {out} was removed' if removed else '')
 
 @contextlib.contextmanager
-def _run_folder(out: Path):
+def _run_folder(out: Path, resume: bool = False):
     """The training run's output folder for the block (`output_folder`). On Ctrl-C or an error, the message says what is
     kept; a folder this run created is removed again unless it holds a checkpoint to resume from."""
     holder = [None]
     try:
-        with output_folder(out, keep=lambda: _progress(out) is not None) as folder:
+        with output_folder(out, keep=lambda: _progress(out) is not None, overwrite=resume) as folder:
             holder[0] = folder
             yield folder
     except Interrupted: raise
@@ -375,6 +377,7 @@ def train(flags: dict, out='n2n_train', config=None, resume: bool = False, progr
     else:
         cfg = resolve_train_config(flags, config)
         if ck_path is not None: raise ValueError(f"{out} already holds a training run ({ck_path.name}); add --resume to continue it or choose another --out")
+        refuse_existing([out / f for f in RUN_FILES], hint='choose another --out')
     get_device(cfg['device'])                                   # fail early on an unavailable device
     if cfg.get('data') and Path(cfg['data']).is_dir():         # outputs inside DATA would become training images
         d, o = Path(cfg['data']).resolve(), out.resolve()
@@ -386,7 +389,7 @@ def train(flags: dict, out='n2n_train', config=None, resume: bool = False, progr
     if init is not None and not resume:
         run['model'].load_state_dict(build_model(init[0], path=init[1]).float().state_dict())
     model, data = run['model'], run['data']
-    with _run_folder(out) as folder:
+    with _run_folder(out, resume) as folder:
         targets = 'noisy' if cfg['mode'] == 'n2n' else 'clean'
         what = 'real pairs' if cfg['pairs'] else f"{run['noise']!r}, {targets} targets"
         if cfg['objective'] in NOISY_ONLY:
@@ -432,7 +435,7 @@ def _train_vae(cfg: dict, flags: dict, out: Path, resume: bool, progress: bool =
     check_memory(model_memory(model, (acfg.batch_size, 3, acfg.crop, acfg.crop)),
                  f"--crop {acfg.crop} with --batch_size {acfg.batch_size} and the article's model {acfg.model or ''}",
                  get_device(cfg['device']), hint='lower one of them')
-    with _run_folder(out) as folder:
+    with _run_folder(out, resume) as folder:
         print(f"n2n train: {'resuming' if resume else ''} three-stage training of the article's model on {len(images)} "
               f"images ({noise!r}) → {out}", flush=True)
         t, stop = time.time(), GracefulInterrupt()

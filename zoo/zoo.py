@@ -4,13 +4,14 @@
     python zoo/zoo.py export NAME                             # half-precision weights into n2n/weights, SHA-256 into the table
     N2N_DATA=DATA python zoo/zoo.py evaluate NAME [--sets Kodak24,CBSD68] [--noises gaussian:15,gaussian:25,gaussian:50]
     python zoo/zoo.py curve NAME --snapshots DIR              # PSNR on a fixed validation set for each saved checkpoint
+    N2N_DATA=DATA python zoo/zoo.py finetune NAME [--noise poisson:30] [--steps 300]   # fine-tune vs scratch vs as shipped
     python zoo/zoo.py page                                    # docs/models.md and docs/models_curve.png from the table
 
 Evaluation follows `n2n bench` (and docs/replication.md): whole test images, noise drawn by `n2n.bench.noisy_inputs` with
 seed 0, not clipped, outputs rounded to 8 bits, PSNR per image averaged; BM3D (CBM3D for colour) is given the true σ.
 Every score is cached in zoo/results.csv (one row per model or method, set and noise), so a card is never recomputed.
 """
-import argparse, csv, json, os, platform, subprocess, sys, time
+import argparse, csv, json, os, platform, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,6 @@ def train(name: str, resume: bool) -> int:
 
 def check_value(model, channels: int) -> dict:
     "PSNR of `model` on a fixed 128² crop of an embedded image at σ = 25 (fp32): the regression test's reference."
-    import torch
     from n2n.data import embedded_images
     from n2n.core import image_to_tensor, make_generator, quantize
     from n2n.inference import denoise
@@ -150,7 +150,6 @@ def evaluate(name: str, sets: list, noises: list, classic: bool = True) -> None:
 
 def curve(name: str, snapshots: Path) -> None:
     "PSNR on a fixed validation set (4 embedded images not in any training set, 192² centre crops, σ = 25) per checkpoint."
-    import torch
     from n2n.checkpoint import load_checkpoint, build_model
     from n2n.core import image_to_tensor, make_generator
     from n2n.data import embedded_images
@@ -177,6 +176,46 @@ def curve(name: str, snapshots: Path) -> None:
     e['curve'] = dict(validation=f"{', '.join(cleans)}: 192² centre crops, gaussian σ = 25 (seeds 0-3), fp32",
                       points=sorted(points))
     write_table(table)
+
+
+def finetune(name: str, noise: str, steps: int, objective: str = 'nb2nb', train_set: str = 'CBSD68',
+             test_set: str = 'Kodak24', n_test: int = 8, lr: float = 1e-4) -> None:
+    """Fine-tune zoo model `name` with a noisy-only objective on one noisy copy (8-bit PNGs) of each `train_set` image under
+    `noise`, for `steps` steps; the same training from scratch (lr 1e-3, the default); score both and the shipped model on
+    `n_test` held-out `test_set` images under the same noise (the bench protocol). Runs through `n2n.run.train`."""
+    from n2n.bench import bench_images, noisy_inputs, parse_noise
+    from n2n.checkpoint import load_model
+    from n2n.core import tensor_to_image, write_image
+    from n2n.data import noisy_copies
+    from n2n.inference import denoise
+    from n2n.metrics import evaluate as score_all
+    from n2n.pretrained import load
+    from n2n.run import train as run_train
+    table = read_table(); e = entry(table, name)
+    recipe, level, label = parse_noise(noise)
+    work = RUNS / f"finetune-{name}-{label.replace(':', '')}-{steps}"
+    photos = work / 'photos'
+    if not photos.exists():
+        cleans = bench_images(train_set)
+        noisy = noisy_copies(cleans, recipe.test_noise(level), seed=0, key=f"finetune|{train_set}|{label}")
+        photos.mkdir(parents=True)
+        for k, x in noisy.items(): write_image(photos / f'{k}.png', tensor_to_image(x.clamp(0, 1)))
+    common = dict(data=str(photos), objective=objective, steps=steps, crop=128, batch_size=4, seed=0, checkpoint_every=50)
+    runs = {'fine-tuned': dict(common, init=f'pretrained:{name}', lr=lr), 'from scratch': dict(common)}
+    for k, flags in runs.items():
+        out = work / k.replace(' ', '-')
+        if not (out / 'model.pt').exists(): run_train(flags, out=out, resume=(out / 'checkpoint.pt').exists(), progress=False)
+    cleans = bench_images(test_set, n_test)
+    noisy = noisy_inputs(cleans, label, test_set, seed=0)
+    models = {'as shipped': load(name), **{k: load_model(work / k.replace(' ', '-') / 'model.pt') for k in runs}}
+    ev = score_all({k: (lambda x, m=m: denoise(m, x, precision='fp32')) for k, m in models.items()}, cleans, noisy)['mean']
+    ev['noisy input'] = score_all({'noisy input': lambda x: x}, cleans, noisy)['mean']['noisy input']
+    e.setdefault('finetune', {})[label] = dict(
+        objective=objective, steps=steps, batch=4, crop=128, lr_finetune=lr, lr_scratch=1e-3, train_set=train_set,
+        test=f"{len(cleans)} {test_set} images (evenly spaced), whole", date=time.strftime('%Y-%m-%d'),
+        psnr={k: round(float(v['psnr']), 2) for k, v in ev.items()}, ssim={k: round(float(v['ssim']), 4) for k, v in ev.items()})
+    write_table(table)
+    for k, v in ev.items(): print(f"zoo.py: {name} {label}: {k:12s} PSNR {v['psnr']:.2f}  SSIM {v['ssim']:.4f}")
 
 
 def curve_figure(table: dict, path: Path) -> None:
@@ -229,6 +268,13 @@ def page() -> None:
             ref = f"; BM3D {v['bm3d']:.2f} dB / {v['bm3d_ssim']:.4f} ({v['psnr'] - v['bm3d']:+.2f} dB)" if 'bm3d' in v else ''
             L.append(f"- {k} ({v['images']} whole images): {v['psnr']:.2f} dB / SSIM {v['ssim']:.4f}{ref}.")
         if m.get('note'): L.append(f"- Note: {m['note']}")
+        for lab, f in (m.get('finetune') or {}).items():
+            p = f['psnr']
+            L.append(f"- Fine-tuning from noisy images alone ({lab}, `zoo/zoo.py finetune {m['name']} --noise {lab} --steps "
+                     f"{f['steps']}`): {f['objective']} on one noisy copy of each {f['train_set']} image, {f['steps']} steps "
+                     f"(batch {f['batch']} of {f['crop']}², lr {f['lr_finetune']:g} from the zoo weights, {f['lr_scratch']:g} "
+                     f"from scratch); PSNR on {f['test']}: noisy {p['noisy input']:.2f}, as shipped {p['as shipped']:.2f}, "
+                     f"fine-tuned **{p['fine-tuned']:.2f}**, from scratch {p['from scratch']:.2f} dB.")
         if m.get('curve'): L.append(f"- Learning curve: {len(m['curve']['points'])} checkpoints, {m['curve']['validation']}.")
         L.append('')
     if any(m.get('curve') for m in table['models']):
@@ -247,6 +293,8 @@ def cli(argv=None) -> int:
     ev = sub.add_parser('evaluate'); ev.add_argument('name'); ev.add_argument('--sets', default='Kodak24')
     ev.add_argument('--noises', default='gaussian:25'); ev.add_argument('--no-classic', action='store_true')
     c = sub.add_parser('curve'); c.add_argument('name'); c.add_argument('--snapshots', required=True)
+    ft = sub.add_parser('finetune'); ft.add_argument('name'); ft.add_argument('--noise', default='poisson:30')
+    ft.add_argument('--steps', type=int, default=300); ft.add_argument('--objective', default='nb2nb')
     sub.add_parser('page')
     a = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -254,6 +302,7 @@ def cli(argv=None) -> int:
     if a.cmd == 'export': export(a.name)
     if a.cmd == 'evaluate': evaluate(a.name, a.sets.split(','), a.noises.split(','), not a.no_classic)
     if a.cmd == 'curve': curve(a.name, Path(a.snapshots))
+    if a.cmd == 'finetune': finetune(a.name, a.noise, a.steps, a.objective)
     if a.cmd == 'page': page()
     return 0
 
