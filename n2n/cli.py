@@ -24,7 +24,7 @@ from .core import (ImageReadError, write_image, image_to_tensor, tensor_to_image
                       get_device, PRECISIONS, Opt, options, check_options)
 from .methods import method_names, make_denoiser
 from .files import (read_checked, collect_images, group_by_folder, read_all_checked, plan_outputs, output_folder,
-                       write_text, show_bars, refuse_existing)
+                       write_text, show_bars, refuse_existing, display_name)
 from .run import TRAIN_DEFAULTS, TRAIN_OPTIONS, make_noise, _noise_class, train
 
 # %% auto #0
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 # %% ../nbs/25_cli.ipynb #e352aaf4
 def _image_seed(seed: int, rel: Path) -> int:
     from n2n.data import _mix_seed
-    return _mix_seed(seed, zlib.crc32(rel.as_posix().encode()))
+    return _mix_seed(seed, zlib.crc32(os.fsencode(rel.as_posix())))     # the name's bytes: any file name
 
 def _to_array(t, like: np.ndarray, alpha) -> np.ndarray:
     "Tensor `(C,H,W)` → array in `like`'s dtype (integers: clipped and rounded; floats: float32, unclipped), alpha re-attached."
@@ -213,7 +213,7 @@ def noise_cmd(in_dir: Param("folder of clean images (or one image file)", str, o
                 keep = a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32)
                 if clean: write_image(plans['clean'][i], keep)
         info = dict(model=noise.name, params={k: getattr(noise, k) for k in noise._params}, noise=repr(noise),
-                    seed=seed, pairs=pairs, files=[str(r) for _, r, _ in items], source=str(src.resolve()))
+                    seed=seed, pairs=pairs, files=[display_name(r) for _, r, _ in items], source=display_name(src.resolve()))
         write_text(out / 'noise.json', json.dumps(info, indent=1))
     sub = kinds + (['clean'] if clean else [])
     print(f"n2n noise: {len(items)} image{'s' * (len(items) != 1)} with {noise!r}, seed {seed} → "

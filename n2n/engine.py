@@ -76,11 +76,17 @@ def _check_positive(name, v, integer=False, allow_zero=False, allow_none=False):
     return check_number(name, v, 0, lo_open=not allow_zero, integer=integer, none=allow_none)
 
 SEED = Opt(int, 0, 2**63 - 1, none=False)
+def _fits_machine(n: int) -> None:
+    "Data-loading processes: at most the machine's CPUs (more only thrash it; 100000 would start processes until it stalls)."
+    cpus = os.cpu_count() or 1
+    if n > cpus: raise ValueError(f"num_workers {n} is more than this machine's {cpus} CPUs; use at most {cpus} (0: load in the "
+                                  "training process)")
+
 FIT_OPTIONS = dict(steps=Opt(int, 0, lo_open=True, none=False), batch_size=Opt(int, 0, lo_open=True, none=False),
                    lr=Opt(float, 0, lo_open=True, none=False), rampdown=Opt(float, 0, 1, none=False),
                    max_seconds=Opt(float, 0, lo_open=True), precision=Opt(choices=PRECISIONS, none=False),
                    channels_last=Opt(bool, none=False), compile=Opt(bool, none=False),
-                   num_workers=Opt(int, 0, none=False), seed=SEED, log_every=Opt(int, 0, lo_open=True, none=False))
+                   num_workers=Opt(int, 0, none=False, check=_fits_machine), seed=SEED, log_every=Opt(int, 0, lo_open=True, none=False))
 
 @dataclass
 class FitConfig:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_files.ipynb #14a3c129
 from __future__ import annotations
-import contextlib, os, shutil, sys, tempfile
+import contextlib, os, sys, tempfile, warnings
 from pathlib import Path
 import numpy as np
 from fastcore.basics import patch
@@ -13,7 +13,8 @@ from .core import (ImageReadError, IMAGE_EXTS, read_image, image_to_tensor, spli
 
 # %% auto #0
 __all__ = ['read_checked', 'collect_images', 'group_by_folder', 'read_all_checked', 'output_suffix', 'refuse_existing',
-           'plan_outputs', 'make_out_dir', 'Interrupted', 'OutFolder', 'output_folder', 'write_text', 'show_bars']
+           'plan_outputs', 'make_out_dir', 'Interrupted', 'OutFolder', 'output_folder', 'write_text', 'display_name',
+           'show_bars']
 
 # %% ../nbs/23_files.ipynb #03922c6a
 def _png_16bit_colour(path: Path) -> bool:
@@ -42,6 +43,26 @@ def read_checked(path, clean: bool = True) -> np.ndarray:
     return a
 
 # %% ../nbs/23_files.ipynb #1a5ebf62
+def _what(p: Path) -> str:
+    "What a path that is not a regular file is: 'a folder', 'a FIFO', 'a device', 'a socket', 'a broken link'."
+    import stat
+    if p.is_symlink() and not p.exists(): return 'a broken link'
+    m = p.stat().st_mode
+    if stat.S_ISDIR(m): return 'a folder'
+    if stat.S_ISFIFO(m): return 'a FIFO'
+    if stat.S_ISCHR(m) or stat.S_ISBLK(m): return 'a device'
+    return 'a socket' if stat.S_ISSOCK(m) else 'not a regular file'
+
+def _odd_entries(folder: Path, recursive: bool) -> list:
+    "Entries of `folder` with an image name that are not files (a FIFO, a device, a folder when not recursive)."
+    odd = []
+    for q in sorted(folder.rglob('*') if recursive else folder.iterdir()):
+        if q.suffix.lower() not in IMAGE_EXTS or any(s.startswith('.') for s in q.relative_to(folder).parts): continue
+        if q.is_file() or (recursive and q.is_dir()): continue
+        odd.append(f"{q.relative_to(folder)} ({_what(q)})")
+    return odd
+
+# %% ../nbs/23_files.ipynb #49be75c4
 def collect_images(inputs, recursive: bool = False) -> list:
     "Image files named by `inputs` (files, folders): [(source, output-relative path, folder label)], sorted per folder."
     from n2n.data import list_images
@@ -53,10 +74,14 @@ def collect_images(inputs, recursive: bool = False) -> list:
             except ValueError: raise ValueError(f"{p}: no image files ({' '.join(IMAGE_EXTS)}) in this folder"
                                                 + ('' if recursive else '; --recursive includes subfolders')) from None
             items += [(f, f.relative_to(p), str(p)) for f in files]
+            if odd := _odd_entries(p, recursive):
+                warnings.warn(f"{p}: skipped {len(odd)} entr{'ies' if len(odd) > 1 else 'y'} with an image name that "
+                              f"{'are' if len(odd) > 1 else 'is'} not a file: {', '.join(odd[:3])}{' …' if len(odd) > 3 else ''}")
         elif p.is_file():
             if p.suffix.lower() not in IMAGE_EXTS:
                 raise ImageReadError(f"{p}: not an image file name (expected {' '.join(IMAGE_EXTS)})")
             items.append((p, Path(p.name), 'files'))
+        elif p.exists() or p.is_symlink(): raise ImageReadError(f"{p}: is {_what(p)}, not an image file")
         else: raise FileNotFoundError(f"{p}: no such file or folder")
     return items
 
@@ -192,6 +217,11 @@ def write_text(path, text: str) -> Path:
     "Write `text` to `path` atomically (`n2n.core.atomic_write`)."
     with atomic_write(path, 'w') as f: f.write(text)
     return Path(path)
+
+# %% ../nbs/23_files.ipynb #8e823c5a
+def display_name(path) -> str:
+    "A path as text that any UTF-8 file or terminal takes: bytes of a non-UTF-8 file name shown as \\xNN escapes."
+    return os.fsencode(str(path)).decode('utf-8', 'backslashreplace')
 
 # %% ../nbs/23_files.ipynb #f816550a
 def show_bars(quiet: bool = False) -> bool:

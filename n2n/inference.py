@@ -14,7 +14,17 @@ from .engine import model_image
 from .unet import UNet
 
 # %% auto #0
-__all__ = ['TILE_AUTO_PIXELS', 'model_channels', 'receptive_radius', 'denoise_memory', 'check_denoise_memory', 'denoise']
+__all__ = ['TILE_AUTO_PIXELS', 'check_pixel_range', 'model_channels', 'receptive_radius', 'denoise_memory',
+           'check_denoise_memory', 'denoise']
+
+# %% ../nbs/07_inference.ipynb #02360110
+def check_pixel_range(x: torch.Tensor, lo: float = -1.0, hi: float = 2.0) -> None:
+    "Refuse NaN/Inf and values far outside [0, 1] (noisy images may stray to [-1, 2]): an 8-bit image as floats, say."
+    if not bool(torch.isfinite(x).all()): raise ValueError("the image holds NaN or Inf values")
+    a, b = float(x.min()), float(x.max())
+    if a < lo or b > hi:
+        raise ValueError(f"pixel values must lie in [0, 1] (noisy ones may stray to [{lo:g}, {hi:g}]); these span "
+                         f"[{a:.4g}, {b:.4g}]" + (": 8-bit values? divide by 255" if 2 < b <= 255 else ''))
 
 # %% ../nbs/07_inference.ipynb #7ea0e70f
 TILE_AUTO_PIXELS = 1024 * 1024   # images larger than this are tiled when tile=None
@@ -108,8 +118,12 @@ def denoise(model: nn.Module, image, device=None, batch_size: int = 8, tile: int
         x = image_to_tensor(colour)[None]
     else:
         if not torch.is_tensor(image): raise TypeError(f"expected a tensor or NumPy image, got {type(image).__name__}")
+        if not image.is_floating_point():
+            raise TypeError(f"expected a float tensor in [0, 1], got {image.dtype} (image_to_tensor converts 8/16-bit images)")
         x = image[None] if image.ndim == 3 else image
         if x.ndim != 4: raise ValueError(f"expected (C,H,W) or (B,C,H,W), got {tuple(image.shape)}")
+    check_pixel_range(x)
+    if not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if tile is not None and tile < 0: raise ValueError(f"tile must be >= 0 (0: no tiling) or None (auto), got {tile}")
     if overlap is not None and overlap < 0: raise ValueError(f"overlap must be >= 0 or None (auto), got {overlap}")
     device = get_device(device) if device is not None else next(model.parameters()).device
@@ -120,7 +134,7 @@ def denoise(model: nn.Module, image, device=None, batch_size: int = 8, tile: int
     c = x.shape[1]
     if c == cin: inp = x
     elif c == 1: inp = x.repeat(1, cin, 1, 1)
-    elif cin == 1: inp = x.mean(1, keepdim=True)
+    elif cin == 1: inp = x.reshape(-1, 1, *x.shape[-2:])          # a gray model: each colour channel on its own
     else: raise ValueError(f"the model takes {cin} channels but the image has {c}")
     H, W = inp.shape[-2:]
     check_denoise_memory(model, tuple(inp.shape), tile, overlap, batch_size, ensemble, device)
@@ -129,7 +143,8 @@ def denoise(model: nn.Module, image, device=None, batch_size: int = 8, tile: int
                      else _run(model, t, device, batch_size, precision, channels_last))
     try: out = torch.stack([_undihedral(run(_dihedral(inp, k)), k) for k in range(8)]).mean(0) if ensemble else run(inp)
     finally: model.train(was_training)
-    if out.shape[1] != c: out = out.mean(1, keepdim=True) if c == 1 else out.repeat(1, c, 1, 1)
+    if cin == 1 and c > 1: out = out.reshape(x.shape)
+    elif out.shape[1] != c: out = out.mean(1, keepdim=True)                 # a gray image through a colour model
     if not is_np: return out[0] if image.ndim == 3 else out
     res = tensor_to_image(out[0], dtype if np.issubdtype(dtype, np.integer) else np.float32)
     if alpha is not None: res = np.concatenate([res.reshape(*res.shape[:2], -1), alpha[..., None].astype(res.dtype)], -1)
