@@ -262,7 +262,7 @@ def train_cmd(data: Param("image folder: clean images (noise drawn on the fly), 
               resume: bool = False,      # continue the run in --out from its checkpoint
               quiet: bool = False):      # no progress bars
     "Train a denoiser (Noise2Noise or Noise2Clean U-Net, or the article's VAE) on an image folder or a registry set; checkpoints, model.pt, loss.png."
-    return train({k: v for k, v in locals().items() if k in TRAIN_DEFAULTS}, out, config, resume, show_bars(quiet))
+    return train({k: v for k, v in locals().items() if k in TRAIN_DEFAULTS}, out, config, resume, progress=not quiet)
 
 
 # %% ../nbs/25_cli.ipynb #07497880

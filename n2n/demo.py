@@ -139,7 +139,8 @@ def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progre
     if cfg.ensemble: methods[N2N_ENSEMBLE] = lambda x: denoise(model, x, device=device, precision=cfg.precision, ensemble=True)
     if cfg.pretrained: methods.update(pretrained_method(cfg.pretrained, device, cfg.precision))
     for m in cfg.classic: methods[m] = (lambda m: lambda x: classic_denoise(x, m, sigma=cfg.test_sigma))(m)
-    ev = evaluate(methods, cleans, noisy, keep=True, progress=progress)
+    from n2n.files import show_bars
+    ev = evaluate(methods, cleans, noisy, keep=True, progress=progress and show_bars())     # bars on a terminal only
     means, per = ev['mean'], ev['per_image']
     best_classic = max(cfg.classic, key=lambda m: means[m]['psnr']) if cfg.classic else None
     ours = max((m for m in (N2N, N2N_ENSEMBLE) if m in means), key=lambda m: means[m]['psnr'])
@@ -202,7 +203,7 @@ def demo(out: str = 'n2n_demo',     # output folder for report.md, comparison.pn
     print(f"n2n demo: training a Noise2Noise U-Net for {what}; results go to {Path(out).resolve()}")
     from n2n.files import output_folder, show_bars, refuse_existing
     refuse_existing([Path(out) / f for f in DEMO_FILES], overwrite)
-    with output_folder(out, overwrite=overwrite): res = run_demo(out, cfg, progress=show_bars(quiet))   # failed: nothing left
+    with output_folder(out, overwrite=overwrite): res = run_demo(out, cfg, progress=not quiet)   # failed: nothing left
     print(res['report'].split('\n\nPSNR per image')[0])
     print(f"\nReport: {Path(out).resolve() / 'report.md'}\nFigure: {Path(out).resolve() / 'comparison.png'}")
     return res

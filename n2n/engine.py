@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_engine.ipynb #f8deeb06
 from __future__ import annotations
-import math, os, signal, threading, time
+import math, os, signal, sys, threading, time
 from contextlib import nullcontext
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -23,8 +23,8 @@ from .checkpoint import (CheckpointError, save_checkpoint, load_checkpoint, chec
 # %% auto #0
 __all__ = ['PIXEL_LOSSES', 'SEED', 'FIT_OPTIONS', 'RESUME_FREE', 'model_image', 'Objective', 'pixel_loss_map', 'TargetLoss',
            'FitConfig', 'lr_factor', 'EpochBatches', 'as_batch', 'Callback', 'StopTraining', 'Learner', 'LRSchedule',
-           'Anneal', 'TimeBudget', 'Precision', 'Compile', 'Checkpoint', 'ProgressBar', 'LogLine', 'StopOnEvent',
-           'GracefulInterrupt', 'dist_env', 'Distributed', 'learner', 'fit']
+           'Anneal', 'TimeBudget', 'Precision', 'Compile', 'Checkpoint', 'ProgressBar', 'ProgressLines', 'LogLine',
+           'StopOnEvent', 'GracefulInterrupt', 'dist_env', 'Distributed', 'learner', 'fit']
 
 # %% ../nbs/06_engine.ipynb #7b7278a4
 def model_image(out) -> torch.Tensor:
@@ -389,6 +389,31 @@ class ProgressBar(Callback):
     def cleanup(self, learn):
         if self.bar is not None: self.bar.close()
 
+def _terminal() -> bool:
+    "Whether stderr is a terminal (progress bars) or not (plain progress lines)."
+    return hasattr(sys.stderr, 'isatty') and sys.stderr.isatty()
+
+def _hms(s: float) -> str:
+    "Seconds as '42s', '3m05s' or '1h02m'."
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+class ProgressLines(Callback):
+    "Off a terminal (a log file, a pipe, a notebook's `!n2n`): one plain line every `seconds` and at the end, on stderr."
+    order = 50
+    def __init__(self, seconds: float = 10.0, desc: str = 'training'): self.seconds, self.desc = seconds, desc
+    def before_fit(self, learn): self.last, self.start = time.time(), learn.step
+    def _line(self, learn, final: bool = False) -> str:
+        el, frac = time.time() - learn.t0, max(learn.frac, 1e-9)
+        loss = f", loss {learn.hist['loss'][-1]:.4g}" if learn.hist.get('loss') else ''
+        eta = f", ETA {_hms(el * (1 - frac) / frac)}" if learn.step > self.start and frac < 1 and not final else ''
+        return f"{self.desc}: step {learn.step}/{learn.cfg.steps}{loss}, {_hms(el)} elapsed{eta}"
+    def after_step(self, learn):
+        if learn.rank == 0 and time.time() - self.last >= self.seconds:
+            print(self._line(learn), file=sys.stderr, flush=True); self.last = time.time()
+    def after_fit(self, learn):
+        if learn.rank == 0 and learn.step > self.start: print(self._line(learn, final=True), file=sys.stderr, flush=True)
+
 def _fmt_part(k, v) -> str: return f"[{k} loss: {float(v):.4f}]" if k in ('G', 'L') else f"[{k}: {float(v):.4f}]"
 
 class LogLine(Callback):
@@ -463,7 +488,7 @@ def learner(model: nn.Module, data, objective: Objective | None = None, cfg: Fit
     cbs = [Precision(cfg.precision, cfg.channels_last), LRSchedule(cfg.rampdown), Distributed()]
     if cfg.max_seconds is not None: cbs.append(TimeBudget(cfg.max_seconds))
     if cfg.compile: cbs.append(Compile())
-    if progress: cbs.append(ProgressBar())
+    if progress: cbs.append(ProgressBar() if _terminal() else ProgressLines())      # bars on a terminal, lines elsewhere
     if checkpoint is not None: cbs.append(Checkpoint(checkpoint, checkpoint_every, resume, meta))
     return Learner(model, data, objective, cfg, cbs + list(callbacks))
 

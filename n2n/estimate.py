@@ -256,6 +256,7 @@ def estimate_cmd(noisy: Param("folder of noisy images (the denoiser's inputs)", 
     "Estimate the PSNR of denoised images without clean ones: second noisy copy, SURE, masked loss; 95% intervals."
     from n2n.metrics import nldr
     from n2n.inspector import clipping_fraction
+    from n2n.files import show_bars
     if sigma is not None and not 0 < sigma <= 255: raise ValueError(f"--sigma must be a number in (0, 255] (8-bit units), got {sigma}")
     if denoiser is None and second_noisy is None:
         raise ValueError("no estimator applies: give --second-noisy DIR (a second noisy copy), or --denoiser "
@@ -297,7 +298,7 @@ def estimate_cmd(noisy: Param("folder of noisy images (the denoiser's inputs)", 
         print(f"warning: {clip['low'] + clip['high']:.1%} of NOISY values are clipped at 0 or 1: there the noise is "
               "not zero-mean, and the estimates measure the error against E[noisy], not the clean image")
     second = None if S is None else [S[k][1] for k in keys]
-    res = estimate_psnr(ys, ds, sigma=s_total, second=second, denoiser=fn, outputs=outputs, progress=not quiet)
+    res = estimate_psnr(ys, ds, sigma=s_total, second=second, denoiser=fn, outputs=outputs, progress=show_bars(quiet))
     for k in ('second noisy copy', 'SURE', 'masked'):
         if k in res: print(f"{res[k].method}: {res[k].line()}  ({res[k].note})")
     if fn is not None and sigma is None: print("SURE: not run (it needs --sigma: Gaussian noise of known σ)")

@@ -435,7 +435,7 @@ def inspect_cmd(dir: Param("folder of noisy images (or one image file)", str, op
                 quiet: bool = False):      # no progress bar
     "Inspect a folder of noisy images: noise family, evidence, which methods' assumptions hold, a recommendation."
     from tqdm.auto import tqdm
-    from n2n.files import collect_images, read_checked, refuse_existing
+    from n2n.files import collect_images, read_checked, refuse_existing, show_bars
     from n2n.core import save_figure, split_alpha
     if figure is not None and Path(figure).suffix.lower() != '.png':
         raise ValueError(f"--figure must name a .png file, got {figure}")
@@ -450,7 +450,7 @@ def inspect_cmd(dir: Param("folder of noisy images (or one image file)", str, op
             raise ValueError(f"--figure {figure} is one of the input images; name another file")
         refuse_existing([Path(figure).expanduser()], overwrite, '--overwrite replaces it, or name another file')
     arrays = [read_checked(p, clean=False) for p, _, _ in items]             # every file checked before any output
-    ims = [image_to_tensor(split_alpha(a)[0]) for a in tqdm(arrays, desc='images', disable=quiet, leave=False)]
+    ims = [image_to_tensor(split_alpha(a)[0]) for a in tqdm(arrays, desc='images', disable=not show_bars(quiet), leave=False)]
     rep = inspect_noise(ims)
     print(format_report(rep))
     if figure is not None:

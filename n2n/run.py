@@ -363,7 +363,8 @@ def _interrupted(out: Path, step: int, folder):
 # %% ../nbs/24_run.ipynb #54c9a226
 def train(flags: dict, out='n2n_train', config=None, resume: bool = False, progress: bool = True, log=print):
     """Train a run as `n2n train` does: `flags` are its settings by name (`TRAIN_DEFAULTS`; None: not set), `config` a
-    settings file, `out` the run folder (checkpoints, model.pt, loss.png); returns the loss history."""
+    settings file, `out` the run folder (checkpoints, model.pt, loss.png); `progress`: bars on a terminal, else a line
+    every 10 s; returns the loss history."""
     from n2n.core import get_device
     from n2n.checkpoint import load_checkpoint, build_model
     from n2n.engine import GracefulInterrupt, learner
