@@ -18,7 +18,7 @@ from .metrics import evaluate
 from .unet import UNet
 from .inference import denoise
 from .classic import classic_denoise, CLASSIC_METHODS
-from .methods import method_names, get_method, make_objective
+from .methods import method_names, get_method, make_objective, make_model
 from .checkpoint import save_checkpoint, load_model, load_checkpoint
 from .engine import Callback, FitConfig, learner, SEED
 from .paper_recipes import get_recipe
@@ -207,7 +207,8 @@ def train_selfsup(method: str, recipe, level: float, train_set: str, channels: i
     ims = [convert_channels(image_to_tensor(im), channels) for im in training_images(train_set, cfg.train_images or None, cfg.root)]
     noisy = list(noisy_copies(dict(enumerate(ims)), recipe.test_noise(level), cfg.seed, key=f"train|{train_set}|{recipe.name}:{level:g}").values())
     seed_everything(cfg.seed)
-    model = UNet(channels, features=cfg.features, depth=cfg.depth, residual=cfg.residual)
+    model = make_model(method, channels, cfg.features, cfg.depth, cfg.residual,
+                       sigma=level if method == 'bsn' and recipe.name == 'gaussian' else None)
     fcfg = _fit_cfg(cfg)
     lrn = learner(model, NoisyCrops(noisy, crop=cfg.train_crop, length=max(1000, len(noisy)), seed=cfg.seed), objective, fcfg, progress=progress)
     lrn.fit()

@@ -185,7 +185,8 @@ def check_compatible(ckpt: dict, model: nn.Module, path='checkpoint') -> None:
                 if _norm(cfg.get(k)) != _norm(ckpt['config'].get(k))]
         raise CheckpointError(f"{path}: saved from a different {name}: {', '.join(diff)}")
 
-_LAZY_ARCHITECTURES = {'ArticleModel': 'n2n.article', 'VAE': 'n2n.vae', 'ZSNet': 'n2n.zeroshot', 'PDNet': 'n2n.correlated'}  # registered on first use
+_LAZY_ARCHITECTURES = {'ArticleModel': 'n2n.article', 'VAE': 'n2n.vae', 'ZSNet': 'n2n.zeroshot', 'PDNet': 'n2n.correlated',
+                       'BlindSpotNet': 'n2n.bsnet'}  # registered on first use
 
 def _builder(arch: str, path):
     if arch not in ARCHITECTURES and arch in _LAZY_ARCHITECTURES:

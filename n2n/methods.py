@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 # %% auto #0
-__all__ = ['METHODS', 'Method', 'method_names', 'get_method', 'make_objective', 'make_denoiser']
+__all__ = ['METHODS', 'Method', 'method_names', 'get_method', 'make_objective', 'make_model', 'make_denoiser']
 
 # %% ../nbs/19_methods.ipynb #c52c9de9
 @dataclass(frozen=True)
@@ -19,8 +19,9 @@ class Method:
     title: str                             # a human name
     needs_clean: bool = False              # clean images (only supervised Noise2Clean)
     needs_pairs: bool = False              # two independent noisy copies of each image
-    sigma: str = 'no'                      # 'no' | 'given or estimated': whether it uses the noise σ
+    sigma: str = 'no'                      # 'no' | 'given or estimated' | 'given or learned': its use of the noise σ
     objective: Callable | None = None      # (sigma, seed) -> engine Objective, for trained kinds
+    model: Callable | None = None          # (channels, features, depth, residual, sigma) -> network; None: the U-Net
     denoiser: Callable | None = None       # (sigma, steps, seed, device, precision) -> function (C,H,W) -> (C,H,W)
 
 # %% ../nbs/19_methods.ipynb #1aead6cd
@@ -44,7 +45,19 @@ def _sure(sigma=None, seed=0):
     from n2n.recorrupt import SURE
     return SURE(sigma, seed=seed)
 
+def _bsn(sigma=None, seed=0):
+    from n2n.bsnet import BlindSpotPosterior
+    return BlindSpotPosterior()
+
 # %% ../nbs/19_methods.ipynb #9c6ceab3
+def _unet(channels: int, features: int = 48, depth: int = 5, residual: bool = True, sigma=None):
+    from n2n.unet import UNet
+    return UNet(channels, features=features, depth=depth, residual=bool(residual))
+
+def _bsn_model(channels: int, features: int = 48, depth: int = 5, residual: bool = True, sigma=None):
+    from n2n.bsnet import BlindSpotNet
+    return BlindSpotNet(channels, features=features, depth=depth, noise_sigma=sigma)
+
 def _zero_shot(sigma=None, steps=None, seed=0, device=None, precision='auto'):
     from n2n.zeroshot import zero_shot_denoise
     return lambda t: zero_shot_denoise(t, steps=steps or 1000, seed=seed, device=device, precision=precision)
@@ -64,6 +77,8 @@ METHODS = {m.name: m for m in (
     Method('nb2nb', 'noisy-only', 'Neighbor2Neighbor', objective=_nb2nb),
     Method('r2r', 'noisy-only', 'Recorrupted-to-Recorrupted', sigma='given or estimated', objective=_r2r),
     Method('sure', 'noisy-only', 'SURE', sigma='given or estimated', objective=_sure),
+    Method('bsn', 'noisy-only', 'blind-spot network + posterior mean (Laine et al. 2019)', sigma='given or learned',
+           objective=_bsn, model=_bsn_model),
     Method('zs-n2n', 'zero-shot', 'Zero-Shot Noise2Noise', denoiser=_zero_shot),
     *(Method(n, 'classic', t, sigma='given or estimated', denoiser=_classic(n)) for n, t in (
         ('bm3d', 'BM3D'), ('nlmeans', 'non-local means'), ('tv', 'total variation'), ('wavelet', 'wavelet shrinkage'),
@@ -88,12 +103,18 @@ def make_objective(name: str, sigma: float | None = None, seed: int = 0, pd: int
     "The engine objective of trained method `name`, wrapped in pixel-shuffle downsampling when `pd` > 1."
     m = get_method(name)
     if m.objective is None: raise ValueError(f"{name} is a {m.kind} method: it trains no network")
-    if m.sigma != 'no' and sigma is None: raise ValueError(f"{name} needs the noise σ (give it, or estimate it first)")
+    if m.sigma == 'given or estimated' and sigma is None:
+        raise ValueError(f"{name} needs the noise σ (give it, or estimate it first)")
     obj = m.objective(sigma=sigma, seed=seed)
     if pd and pd > 1:
         from n2n.correlated import PixelShuffled
         obj = PixelShuffled(obj, pd)
     return obj
+
+# %% ../nbs/19_methods.ipynb #b41b3706
+def make_model(name: str, channels: int, features: int = 48, depth: int = 5, residual: bool = True, sigma=None):
+    "The network that trained method `name` trains: its own (the blind-spot network for `bsn`), else the U-Net."
+    return (get_method(name).model or _unet)(channels, features=features, depth=depth, residual=residual, sigma=sigma)
 
 # %% ../nbs/19_methods.ipynb #19c1008f
 def make_denoiser(name: str, sigma: float | None = None, steps: int | None = None, seed: int = 0, device=None,

@@ -8,7 +8,7 @@ import contextlib, json, time
 from pathlib import Path
 import numpy as np
 from .core import (image_to_tensor, split_alpha, save_figure, get_device, Opt, check_options, check_memory)
-from .methods import method_names, make_objective
+from .methods import method_names, make_objective, make_model
 from .files import read_checked, collect_images, output_folder, write_text, Interrupted, refuse_existing
 
 # %% auto #0
@@ -154,6 +154,7 @@ def _check_objective(cfg: dict, given: dict) -> dict:
     bad = [f"--{k}" for k in ('pairs', 'recipe', 'noise', 'p', 'lam', 'params', 'loss', 'mode') if given.get(k) not in (None, False)]
     if cfg['arch'] != 'unet': bad.append(f"--arch {cfg['arch']}")
     if obj in ('n2v', 'nb2nb') and cfg['sigma'] is not None: bad.append('--sigma')
+    if obj == 'bsn' and cfg['pd'] is not None: bad.append('--pd')
     if bad: raise ValueError(f"--objective {obj} trains on the images as they are (they are the noisy observations): "
                              f"it takes no {', '.join(bad)}")
     if cfg['sigma'] is not None:
@@ -192,23 +193,26 @@ def train_noise(cfg: dict, default_sigma='0,50'):
     sigma = cfg['sigma'] if cfg['sigma'] is not None or name != 'gaussian' or levels else default_sigma
     return make_noise(name, sigma, cfg['p'], cfg['lam'], cfg['params'])
 
+def _model(cfg: dict, ch: int):
+    "The network of the run: the one its method trains (`n2n.methods.make_model`), shaped by the settings."
+    sigma = cfg['sigma'] if cfg['objective'] == 'bsn' else None              # the blind-spot net learns σ when not given
+    return make_model(cfg['objective'] or cfg['mode'], ch, cfg['features'], cfg['depth'], cfg['residual'], sigma)
+
 def _check_train_memory(cfg: dict, ch: int, noise) -> None:
     """Refuse settings whose training cannot fit in the device's memory, naming the flags: the noise at crop size, the
     U-Net's weights (counted on the meta device, nothing allocated)."""
     from n2n.core import meta_params
-    from n2n.unet import UNet
     dev, crop = get_device(cfg['device']), cfg['crop']
     try:
         if noise is not None: noise.check_memory((1, ch, crop, crop))
     except ValueError as e: raise type(e)(f"--crop {crop}: {e}") from None
-    n = meta_params(lambda: UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual'])))
+    n = meta_params(lambda: _model(cfg, ch))
     check_memory(16 * n, f"--features {cfg['features']} (weights, gradients, Adam state)", dev)
 
 def build_run(cfg: dict) -> dict:
     "{model, data, objective, callbacks, fit_cfg, noise} for resolved settings `cfg`, memory checked first."
     from n2n.core import seed_everything, model_memory
     from n2n.data import NoisyPairs, PairedCrops, _n_channels
-    from n2n.unet import UNet
     from n2n.engine import FitConfig, TargetLoss, Anneal
     if cfg['objective'] in NOISY_ONLY: return _build_noisy_only(cfg)
     noise = train_noise(cfg)
@@ -226,7 +230,7 @@ def build_run(cfg: dict) -> dict:
     else: data = NoisyPairs(inputs, noise, mode=cfg['mode'], crop=cfg['crop'], channels=ch, length=length, seed=cfg['seed'],
                             mask=loss == 'masked')
     seed_everything(cfg['seed'])
-    model = UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual']))
+    model = _model(cfg, ch)
     need = model_memory(model, (fit_cfg.batch_size, ch, cfg['crop'], cfg['crop']))
     check_memory(need, f"--crop {cfg['crop']} with --batch_size {fit_cfg.batch_size} and --features {cfg['features']}",
                  get_device(cfg['device']), hint='lower one of them')
@@ -237,7 +241,6 @@ def _build_noisy_only(cfg: dict) -> dict:
     "build_run for the noisy-only objectives: crops of the images themselves, σ given or estimated for r2r/sure."
     from n2n.core import seed_everything, model_memory
     from n2n.data import NoisyCrops, _n_channels
-    from n2n.unet import UNet
     from n2n.engine import FitConfig
     inputs, _ = _load_training_images(cfg)
     if all(np.ptp(split_alpha(im)[0]) == 0 for im in inputs):
@@ -260,7 +263,7 @@ def _build_noisy_only(cfg: dict) -> dict:
     data = NoisyCrops(inputs, crop=crop, channels=ch, length=max(len(inputs), 1000), seed=cfg['seed'])
     fit_cfg = FitConfig(**{f: cfg[k] for k, f in _FIT_KEYS.items()})
     seed_everything(cfg['seed'])
-    model = UNet(ch, features=cfg['features'], depth=cfg['depth'], residual=bool(cfg['residual']))
+    model = _model(cfg, ch)
     n = fit_cfg.batch_size * (cfg['pd'] or 1) ** 2
     check_memory(model_memory(model, (n, ch, cfg['crop'], cfg['crop'])), f"--crop {cfg['crop']} with --batch_size "
                  f"{fit_cfg.batch_size} and --features {cfg['features']}", get_device(cfg['device']), hint='lower one of them')
@@ -396,7 +399,7 @@ def train(flags: dict, out='n2n_train', config=None, resume: bool = False, progr
         if cfg['objective'] in NOISY_ONLY:
             est = ' (estimated from the images: wavelet MAD, median over images; --sigma overrides)' if run.get('sigma_estimated') else ''
             what = 'the noisy images themselves' + (f", σ = {cfg['sigma']:g}{est}" if cfg['sigma'] is not None else '')
-        log(f"n2n train: {'resuming' if resume else 'training'} UNet({model.config['features']}, depth "
+        log(f"n2n train: {'resuming' if resume else 'training'} {type(model).__name__}({model.config['features']}, depth "
               f"{model.config['depth']}) on {len(data.images)} images ({what}, {run['objective']}) for "
               f"{run['fit_cfg'].steps} steps → {out}")
         t, stop = time.time(), GracefulInterrupt()

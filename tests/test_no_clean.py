@@ -186,7 +186,7 @@ def test_estimate_checkpoint_through_console_script(denoised, tiny_model, tmp_pa
 
 
 # ---- the whole noisy-only workflow, each command as a user types it
-@pytest.mark.parametrize('objective,lr', [('n2v', 3e-3), ('nb2nb', 3e-3), ('r2r', 3e-3), ('sure', 1e-3)])
+@pytest.mark.parametrize('objective,lr', [('n2v', 3e-3), ('nb2nb', 3e-3), ('r2r', 3e-3), ('sure', 1e-3), ('bsn', 3e-3)])
 def test_train_noisy_only_then_denoise_and_estimate(data, tmp_path, objective, lr):
     """`n2n train NOISY --objective X` on the σ = 15 noisy PNGs alone (σ estimated for r2r/sure), `n2n denoise`
     with the model, then `n2n estimate` of the result against the second noisy copy: every step exits 0, the model
