@@ -164,10 +164,12 @@ def curve(name: str, snapshots: Path) -> None:
         t = t if t.shape[0] == e['channels'] else t[:1].repeat(e['channels'], 1, 1)
         h, w = t.shape[-2:]; cleans[k] = t[:, (h - 192) // 2:(h - 192) // 2 + 192, (w - 192) // 2:(w - 192) // 2 + 192]
     noisy = {k: Gaussian(25).sample(c, generator=make_generator(i)) for i, (k, c) in enumerate(cleans.items())}
-    points = []
+    points, seen = [], set()
     for f in sorted(Path(snapshots).glob('*.pt')):
         ck = load_checkpoint(f)
         step = int((ck.get('resume') or {}).get('step') or ck['history']['step'][-1])
+        if step in seen: continue                                      # a stop and its resume save the same step
+        seen.add(step)
         cfg = ck['meta']['run_config']
         model = build_model(ck, path=f).eval()
         p = score_all({'m': lambda x: denoise(model, x, precision='fp32')}, cleans, noisy)['mean']['m']['psnr']
