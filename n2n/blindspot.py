@@ -58,24 +58,32 @@ def replace_masked(x: torch.Tensor, mask: torch.Tensor, how: str = 'neighbor', g
 
 # %% ../nbs/40_blind_spot.ipynb #2d540281
 class BlindSpot(Objective):
-    "Noise2Void / Noise2Self: L2 at masked pixels between the output for the masked input and the noisy input itself."
+    """Noise2Void / Noise2Self: L2 at masked pixels between the output for the masked input and the noisy input itself.
+    `per_channel`: each colour channel hides its own pixels (as CAREamics does), so a hidden value is never the only one
+    missing at its pixel; with one channel it draws exactly the masks of a shared one."""
     name = 'n2v'
-    def __init__(self, ratio: float = 0.015, replace: str = 'neighbor', seed: int = 0):
+    def __init__(self, ratio: float = 0.015, replace: str = 'neighbor', seed: int = 0, per_channel: bool = True):
         if replace not in REPLACEMENTS: raise ValueError(f"replacement must be one of {', '.join(REPLACEMENTS)}; got {replace!r}")
         blind_spot_mask((1, 1, 2, 2), ratio)                               # validates ratio
-        self.ratio, self.replace, self.seed = float(ratio), replace, int(seed)
+        self.ratio, self.replace, self.seed, self.per_channel = float(ratio), replace, int(seed), bool(per_channel)
         self.generator = make_generator(seed)
     @property
-    def config(self): return dict(name=self.name, ratio=self.ratio, replace=self.replace, seed=self.seed)
+    def config(self):
+        return dict(name=self.name, ratio=self.ratio, replace=self.replace, seed=self.seed, per_channel=self.per_channel)
+    def mask(self, shape) -> torch.Tensor:
+        "Bool mask `(B,C,H,W)` (per channel) or `(B,1,H,W)` (shared) for a batch of `shape`."
+        B, C, H, W = shape
+        if not self.per_channel or C == 1: return blind_spot_mask(shape, self.ratio, self.generator)
+        return blind_spot_mask((B * C, 1, H, W), self.ratio, self.generator).view(B, C, H, W)
     def forward(self, model, batch):
         x = batch['input']
-        mask = blind_spot_mask(x.shape, self.ratio, self.generator).to(x.device)
+        mask = self.mask(x.shape).to(x.device)
         return model(replace_masked(x, mask, self.replace, self.generator)), mask
     def loss(self, out, batch):
         pred, mask = out
         x = batch['input'].float()
         e = (model_image(pred).float() - x) ** 2 * mask
-        return e.sum() / (mask.sum() * x.shape[1]).clamp_min(1), {}
+        return e.sum() / (mask.expand_as(x).sum()).clamp_min(1), {}
 
 # %% ../nbs/40_blind_spot.ipynb #a1613a55
 def j_invariant_output(fn, x: torch.Tensor, stride: int = 4, replace: str = 'mean') -> torch.Tensor:
