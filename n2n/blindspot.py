@@ -11,7 +11,8 @@ from .core import make_generator
 from .engine import Objective, model_image
 
 # %% auto #0
-__all__ = ['REPLACEMENTS', 'blind_spot_mask', 'replace_masked', 'BlindSpot', 'j_invariant_output', 'j_invariant_loss']
+__all__ = ['REPLACEMENTS', 'blind_spot_mask', 'replace_masked', 'hide_lines', 'BlindSpot', 'j_invariant_output',
+           'j_invariant_loss']
 
 # %% ../nbs/40_blind_spot.ipynb #698728ec
 def blind_spot_mask(shape, ratio: float = 0.015, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -56,20 +57,36 @@ def replace_masked(x: torch.Tensor, mask: torch.Tensor, how: str = 'neighbor', g
         rep = ring.median(2).values if how == 'median' else ring.mean(2)
     return torch.where(mask.to(x.device), rep, x)
 
+# %% ../nbs/40_blind_spot.ipynb #6a760093
+def hide_lines(x: torch.Tensor, mask: torch.Tensor, axis: str = 'horizontal', span: int = 5, generator=None) -> torch.Tensor:
+    "`x` with the `span`-long lines through each masked pixel (the pixel itself excepted) set to uniform random values."
+    k = (1, span) if axis == 'horizontal' else (span, 1)
+    m = mask.float().expand(x.shape[0], -1, -1, -1)
+    line = (F.max_pool2d(m, k, stride=1, padding=(k[0] // 2, k[1] // 2)) > 0) & ~mask.expand_as(m).bool()
+    g = generator or make_generator(None)
+    lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
+    r = torch.rand(x.shape, generator=g, device=g.device).to(x.device, x.dtype)
+    return torch.where(line.expand_as(x), lo + (hi - lo) * r, x)
+
 # %% ../nbs/40_blind_spot.ipynb #2d540281
 class BlindSpot(Objective):
     """Noise2Void / Noise2Self: L2 at masked pixels between the output for the masked input and the noisy input itself.
     `per_channel`: each colour channel hides its own pixels (as CAREamics does), so a hidden value is never the only one
     missing at its pixel; with one channel it draws exactly the masks of a shared one."""
     name = 'n2v'
-    def __init__(self, ratio: float = 0.015, replace: str = 'neighbor', seed: int = 0, per_channel: bool = True):
+    def __init__(self, ratio: float = 0.015, replace: str = 'neighbor', seed: int = 0, per_channel: bool = True,
+                 struct: str | None = None, span: int = 5):
         if replace not in REPLACEMENTS: raise ValueError(f"replacement must be one of {', '.join(REPLACEMENTS)}; got {replace!r}")
+        if struct not in (None, 'horizontal', 'vertical'): raise ValueError(f"struct must be horizontal or vertical, got {struct!r}")
+        if not (isinstance(span, int) and span >= 3 and span % 2): raise ValueError(f"span must be an odd integer >= 3, got {span!r}")
         blind_spot_mask((1, 1, 2, 2), ratio)                               # validates ratio
         self.ratio, self.replace, self.seed, self.per_channel = float(ratio), replace, int(seed), bool(per_channel)
+        self.struct, self.span = struct, span
         self.generator = make_generator(seed)
     @property
     def config(self):
-        return dict(name=self.name, ratio=self.ratio, replace=self.replace, seed=self.seed, per_channel=self.per_channel)
+        c = dict(name=self.name, ratio=self.ratio, replace=self.replace, seed=self.seed, per_channel=self.per_channel)
+        return {**c, 'struct': self.struct, 'span': self.span} if self.struct else c
     def mask(self, shape) -> torch.Tensor:
         "Bool mask `(B,C,H,W)` (per channel) or `(B,1,H,W)` (shared) for a batch of `shape`."
         B, C, H, W = shape
@@ -78,7 +95,9 @@ class BlindSpot(Objective):
     def forward(self, model, batch):
         x = batch['input']
         mask = self.mask(x.shape).to(x.device)
-        return model(replace_masked(x, mask, self.replace, self.generator)), mask
+        xin = replace_masked(x, mask, self.replace, self.generator)
+        if self.struct: xin = hide_lines(xin, mask, self.struct, self.span, self.generator)
+        return model(xin), mask
     def loss(self, out, batch):
         pred, mask = out
         x = batch['input'].float()

@@ -258,6 +258,7 @@ def train_cmd(data: Param("image folder: clean images (noise drawn on the fly), 
               compile: bool = False,     # torch.compile the model (pays off only on long runs)
               num_workers: int = None,   # data-loading processes (default 0; exact resume needs 0)
               init: str = None,          # start from these weights: pretrained:NAME (see n2n models) or a model.pt file
+              struct: str = None,        # n2v: hide lines along rows (horizontal) or columns (vertical) for noise correlated so
               vae: str = None,           # --arch vae only: three-stage settings, e.g. 'epochs=12 adjust_epochs=3 beta=1' (defaults: n2n.article.small_config)
               resume: bool = False,      # continue the run in --out from its checkpoint
               quiet: bool = False):      # no progress bars

@@ -29,9 +29,9 @@ def _target_loss(sigma=None, seed=0):
     from n2n.engine import TargetLoss
     return TargetLoss('l2')
 
-def _blind_spot(sigma=None, seed=0):
+def _blind_spot(sigma=None, seed=0, struct=None):
     from n2n.blindspot import BlindSpot
-    return BlindSpot(seed=seed)
+    return BlindSpot(seed=seed, struct=struct)
 
 def _nb2nb(sigma=None, seed=0):
     from n2n.nb2nb import Neighbor2Neighbor
@@ -99,13 +99,13 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 # %% ../nbs/19_methods.ipynb #8c738647
-def make_objective(name: str, sigma: float | None = None, seed: int = 0, pd: int | None = None):
-    "The engine objective of trained method `name`, wrapped in pixel-shuffle downsampling when `pd` > 1."
+def make_objective(name: str, sigma: float | None = None, seed: int = 0, pd: int | None = None, **options):
+    "The engine objective of trained method `name` (`options`: its own, e.g. n2v's `struct`), pixel-shuffled when `pd` > 1."
     m = get_method(name)
     if m.objective is None: raise ValueError(f"{name} is a {m.kind} method: it trains no network")
     if m.sigma == 'given or estimated' and sigma is None:
         raise ValueError(f"{name} needs the noise σ (give it, or estimate it first)")
-    obj = m.objective(sigma=sigma, seed=seed)
+    obj = m.objective(sigma=sigma, seed=seed, **options)
     if pd and pd > 1:
         from n2n.correlated import PixelShuffled
         obj = PixelShuffled(obj, pd)

@@ -70,7 +70,7 @@ def _fit_defaults() -> dict:
 TRAIN_DEFAULTS = dict(data=None, dataset=None, pairs=False, mode='n2n', objective=None, pd=None, recipe=None, noise=None, sigma=None,
                       p=None, lam=None, params=None,
                       arch='unet', features=48, depth=5, residual=1, channels=None, crop=64, loss=None, **_fit_defaults(),
-                      checkpoint_every=100, vae=None, init=None)
+                      checkpoint_every=100, vae=None, init=None, struct=None)
 RESUME_FREE = ('device', 'num_workers', 'checkpoint_every', 'precision', 'compile')
 LOSS_NAMES = ('l2', 'l1', 'l0', 'masked')
 NOISY_ONLY = method_names('noisy-only')          # objectives that train on the noisy images themselves (n2n.methods)
@@ -89,7 +89,7 @@ def _train_options() -> dict:
                 noise=Opt(check=_noise_class), sigma=Opt('level'), p=Opt('level'), lam=Opt('level'),
                 params=Opt('table'), arch=Opt(choices=('unet', 'vae')), features=pos(), depth=Opt(int, 1, 8),
                 residual=Opt('switch'), channels=Opt(int, choices=(1, 3)), crop=pos(), loss=Opt(choices=LOSS_NAMES),
-                checkpoint_every=pos(), vae=Opt('table'), init=Opt(),
+                checkpoint_every=pos(), vae=Opt('table'), init=Opt(), struct=Opt(choices=('horizontal', 'vertical')),
                 device=Opt(check=get_device), **{k: FIT_OPTIONS[f] for k, f in _FIT_KEYS.items() if f in FIT_OPTIONS})
 
 TRAIN_OPTIONS = _train_options()
@@ -150,11 +150,13 @@ def _check_objective(cfg: dict, given: dict) -> dict:
         cfg['mode'] = obj
     if obj not in NOISY_ONLY:
         if cfg['pd'] is not None: raise ValueError(f"--pd (pixel-shuffle stride) is for the noisy-only objectives {', '.join(NOISY_ONLY)}")
+        if cfg['struct'] is not None: raise ValueError("--struct (structN2V lines) is for --objective n2v")
         return cfg
     bad = [f"--{k}" for k in ('pairs', 'recipe', 'noise', 'p', 'lam', 'params', 'loss', 'mode') if given.get(k) not in (None, False)]
     if cfg['arch'] != 'unet': bad.append(f"--arch {cfg['arch']}")
     if obj in ('n2v', 'nb2nb') and cfg['sigma'] is not None: bad.append('--sigma')
     if obj == 'bsn' and cfg['pd'] is not None: bad.append('--pd')
+    if obj != 'n2v' and cfg['struct'] is not None: bad.append('--struct')
     if bad: raise ValueError(f"--objective {obj} trains on the images as they are (they are the noisy observations): "
                              f"it takes no {', '.join(bad)}")
     if cfg['sigma'] is not None:
@@ -267,7 +269,8 @@ def _build_noisy_only(cfg: dict) -> dict:
     n = fit_cfg.batch_size * (cfg['pd'] or 1) ** 2
     check_memory(model_memory(model, (n, ch, cfg['crop'], cfg['crop'])), f"--crop {cfg['crop']} with --batch_size "
                  f"{fit_cfg.batch_size} and --features {cfg['features']}", get_device(cfg['device']), hint='lower one of them')
-    objective = make_objective(cfg['objective'], cfg['sigma'], cfg['seed'], cfg['pd'])
+    extra = {'struct': cfg['struct']} if cfg['objective'] == 'n2v' else {}
+    objective = make_objective(cfg['objective'], cfg['sigma'], cfg['seed'], cfg['pd'], **extra)
     return dict(model=model, data=data, objective=objective,
                 callbacks=[], fit_cfg=fit_cfg, noise=None, sigma_estimated=estimated)
 
