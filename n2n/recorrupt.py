@@ -9,7 +9,7 @@ from .core import make_generator
 from .engine import Objective, model_image
 
 # %% auto #0
-__all__ = ['Recorrupted', 'mc_divergence', 'sure', 'SURE']
+__all__ = ['Recorrupted', 'mc_divergence', 'sure', 'recorrupt_pair', 'GeneralizedR2R', 'RecorruptedMean', 'SURE']
 
 # %% ../nbs/42_r2r_sure.ipynb #3813f18b
 def _sigma(sigma) -> float:
@@ -48,6 +48,55 @@ def sure(y: torch.Tensor, fy: torch.Tensor, div: torch.Tensor, sigma: float) -> 
     n = y[0].numel() if y.ndim == 4 else y.numel()
     per = ((y - fy) ** 2).flatten(1 if y.ndim == 4 else 0).mean(-1)
     return per - sigma ** 2 + 2 * sigma ** 2 * div / n
+
+# %% ../nbs/42_r2r_sure.ipynb #2a0efa45
+def recorrupt_pair(y: torch.Tensor, noise: str, level: float, alpha: float, generator=None) -> tuple:
+    "(y₁, y₂): independent given the clean image, both unbiased; Poisson (`level` = λ photons) or Gamma (`level` = looks)."
+    g = generator or make_generator(None)
+    yc = y.float().clamp_min(0)
+    if noise == 'poisson':
+        z = torch.round(yc * level)
+        z1 = torch.binomial(z.to(g.device), torch.full_like(z, 1 - alpha).to(g.device), generator=g).to(y.device)
+        y1 = z1 / (level * (1 - alpha))
+    elif noise == 'gamma':
+        a, b = torch.full_like(yc, level * (1 - alpha)), torch.full_like(yc, level * alpha)
+        ga = torch._standard_gamma(a.to(g.device), generator=g).to(y.device)
+        gb = torch._standard_gamma(b.to(g.device), generator=g).to(y.device)
+        y1 = yc * (ga / (ga + gb)) / (1 - alpha)
+    else: raise ValueError(f"noise must be poisson or gamma, got {noise!r}")
+    return y1, (yc - (1 - alpha) * y1) / alpha
+
+# %% ../nbs/42_r2r_sure.ipynb #dcd58b2e
+class GeneralizedR2R(Objective):
+    "GR2R: L2 between f(y₁) and y₂ of `recorrupt_pair` (Poisson: `level` = λ photons; Gamma: `level` = looks), drawn afresh."
+    name = 'gr2r'
+    def __init__(self, noise: str = 'poisson', level: float = 30, alpha: float = 0.15, seed: int = 0):
+        if noise not in ('poisson', 'gamma'): raise ValueError(f"noise must be poisson or gamma, got {noise!r}")
+        if not level > 0: raise ValueError(f"level must be > 0, got {level}")
+        if not 0 < alpha < 1: raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        self.noise, self.level, self.alpha, self.seed = noise, float(level), float(alpha), int(seed)
+        self.generator = make_generator(seed)
+    @property
+    def config(self): return dict(name=self.name, noise=self.noise, level=self.level, alpha=self.alpha, seed=self.seed)
+    def forward(self, model, batch):
+        y1, y2 = recorrupt_pair(batch['input'], self.noise, self.level, self.alpha, self.generator)
+        return model_image(model(y1)), y2
+    def loss(self, out, batch):
+        pred, target = out
+        return ((pred.float() - target.float()) ** 2).mean(), {}
+
+# %% ../nbs/42_r2r_sure.ipynb #768e84b4
+class RecorruptedMean(torch.nn.Module):
+    "The denoiser a GR2R network stands for: the mean of `model(y₁)` over `n` draws of y₁ from the noisy input."
+    def __init__(self, model: torch.nn.Module, noise: str, level: float, alpha: float, n: int = 8, seed: int = 0):
+        super().__init__()
+        self.model = model
+        self.config = dict(model=dict(arch=type(model).__name__, config=model.config), noise=noise, level=level,
+                           alpha=alpha, n=n, seed=seed)
+    def forward(self, y):
+        c, g = self.config, make_generator(self.config['seed'])
+        return torch.stack([model_image(self.model(recorrupt_pair(y, c['noise'], c['level'], c['alpha'], g)[0]))
+                            for _ in range(c['n'])]).mean(0)
 
 # %% ../nbs/42_r2r_sure.ipynb #2a208ba5
 class SURE(Objective):
