@@ -5,7 +5,7 @@ import ast, json, statistics, subprocess, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'tests'))
-from test_layout import cycles  # noqa: E402
+from test_layout import cycles, import_graph  # noqa: E402
 
 
 def tree(rev=None) -> Path:
@@ -36,20 +36,6 @@ def definitions(src: str) -> int:
     return n
 
 
-def graph(root: Path) -> dict:
-    mods = {p.stem: p for p in (root / 'n2n').glob('*.py') if p.stem not in ('_modidx', '__init__')}
-    g = {m: set() for m in mods}
-    for m, p in mods.items():
-        for node in ast.walk(ast.parse(p.read_text(encoding='utf-8'))):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                if node.level == 1: names = [node.module]
-                elif node.module.startswith('n2n.'): names = [node.module[4:]]
-            elif isinstance(node, ast.Import): names = [a.name[4:] for a in node.names if a.name.startswith('n2n.')]
-            g[m] |= {n.split('.')[0] for n in names if n.split('.')[0] in mods and n.split('.')[0] != m}
-    return g
-
-
 def stats(root: Path) -> dict:
     cells = export_cells(root)
     lines = [len([l for l in c.splitlines()[1:] if l.strip()]) for c in cells]
@@ -57,7 +43,7 @@ def stats(root: Path) -> dict:
     long = sum(sum(len(l) > 120 for l in p.read_text(encoding='utf-8').splitlines())
                for p in (root / 'n2n').glob('*.py') if p.name != '_modidx.py')
     return dict(export_cells=len(cells), median_lines=statistics.median(lines), several_definitions=several,
-                several_pct=round(100 * several / len(cells), 1), long_lines=long, import_circles=cycles(graph(root)))
+                several_pct=round(100 * several / len(cells), 1), long_lines=long, import_circles=cycles(import_graph(root / 'n2n')))
 
 
 if __name__ == '__main__':

@@ -5,9 +5,9 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / 'n2n'
 
 
-def import_graph() -> dict:
-    "Module name → names of the `n2n` modules it imports (at the top or inside functions)."
-    mods = {p.stem: p for p in PKG.glob('*.py') if p.stem not in ('_modidx', '__init__')}
+def import_graph(pkg=PKG) -> dict:
+    "Module name → names of the `n2n` modules it imports (at the top or inside functions), for the package folder `pkg`."
+    mods = {p.stem: p for p in Path(pkg).glob('*.py') if p.stem not in ('_modidx', '__init__')}
     graph = {m: set() for m in mods}
     for m, p in mods.items():
         for node in ast.walk(ast.parse(p.read_text(encoding='utf-8'))):
