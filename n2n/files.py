@@ -75,8 +75,9 @@ def collect_images(inputs, recursive: bool = False) -> list:
                                                 + ('' if recursive else '; --recursive includes subfolders')) from None
             items += [(f, f.relative_to(p), str(p)) for f in files]
             if odd := _odd_entries(p, recursive):
+                more = ' …' if len(odd) > 3 else ''
                 warnings.warn(f"{p}: skipped {len(odd)} entr{'ies' if len(odd) > 1 else 'y'} with an image name that "
-                              f"{'are' if len(odd) > 1 else 'is'} not a file: {', '.join(odd[:3])}{' …' if len(odd) > 3 else ''}")
+                              f"{'are' if len(odd) > 1 else 'is'} not a file: {', '.join(odd[:3])}{more}")
         elif p.is_file():
             if p.suffix.lower() not in IMAGE_EXTS:
                 raise ImageReadError(f"{p}: not an image file name (expected {' '.join(IMAGE_EXTS)})")
@@ -113,7 +114,7 @@ def output_suffix(src: Path) -> str:
 # %% ../nbs/23_files.ipynb #32e729db
 def refuse_existing(paths, overwrite: bool = False,
                     hint: str = '--overwrite replaces it, or choose another output folder') -> None:
-    "`FileExistsError` naming the first of `paths` that exists (and how many), unless `overwrite`: checked before writing."
+    "`FileExistsError` naming the first of `paths` that exists (and how many), unless `overwrite`; before writing."
     there = [Path(p) for p in paths if Path(p).exists() or Path(p).is_symlink()]
     if there and not overwrite:
         more = f" (and {len(there) - 1} more)" if len(there) > 1 else ''
@@ -196,9 +197,9 @@ def remove_own(self: OutFolder) -> None:
 @contextlib.contextmanager
 def output_folder(out, keep=None, overwrite: bool = False):
     """Create folder `out` for the block (`make_out_dir`) and delete the temporary files that killed writes of ours left
-    there. Inside the block every `atomic_write` into it is checked (`OutFolder.claim`): a file this run did not write is
-    never replaced unless `overwrite`. If the block fails (an error, Ctrl-C), what this run wrote is removed again, and
-    the folders it made if they are then empty, unless `keep()` says to keep them."""
+    there. Inside the block every `atomic_write` into it is checked (`OutFolder.claim`): a file this run did not write
+    is never replaced unless `overwrite`. If the block fails (an error, Ctrl-C), what this run wrote is removed again,
+    and the folders it made if they are then empty, unless `keep()` says to keep them."""
     out = Path(out).expanduser()
     made, p = [], out
     while not p.exists() and p != p.parent: made.append(p); p = p.parent

@@ -100,7 +100,7 @@ def get_method(name: str) -> Method:
 
 # %% ../nbs/19_methods.ipynb #8c738647
 def make_objective(name: str, sigma: float | None = None, seed: int = 0, pd: int | None = None, **options):
-    "The engine objective of trained method `name` (`options`: its own, e.g. n2v's `struct`), pixel-shuffled when `pd` > 1."
+    "The engine objective of trained method `name` (`options`: its own, e.g. n2v's `struct`); pixel-shuffled if pd > 1."
     m = get_method(name)
     if m.objective is None: raise ValueError(f"{name} is a {m.kind} method: it trains no network")
     if m.sigma == 'given or estimated' and sigma is None:
