@@ -197,7 +197,7 @@ TRAINERS = {'n2n': lambda *a, **k: train_unet('n2n', *a, **k), 'n2c': lambda *a,
 # %% ../nbs/21_bench.ipynb #09272ca0
 def _selfsup_objective(method: str, recipe, level: float):
     if get_method(method).sigma != 'no' and recipe.name != 'gaussian':
-        raise SkipMethod(f"{method} needs Gaussian noise of known σ; this is {recipe.name} noise")
+        raise SkipMethod(f"{method} models Gaussian noise only (σ known or learned); this is {recipe.name} noise")
     return make_objective(method, sigma=level if recipe.name == 'gaussian' else None)
 
 def train_selfsup(method: str, recipe, level: float, train_set: str, channels: int, cfg: BenchConfig, path: Path, progress: bool = False):
