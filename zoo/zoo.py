@@ -228,9 +228,9 @@ def curve_figure(table: dict, path: Path) -> None:
     for m in table['models']:
         if not m.get('curve'): continue
         pts = m['curve']['points']
-        ax.plot([p[1] / 1e6 for p in pts], [p[2] for p in pts], marker='.', label=f"{m['name']} ({m['objective']} targets)")
+        ax.plot([p[1] / 1e6 for p in pts], [p[2] for p in pts], marker='.', label=f"{m['name']} ({dict(n2n='noisy', n2c='clean').get(m['objective'], m['objective'])} targets)")
     ax.set_xlabel('training pixels seen (millions)'); ax.set_ylabel('validation PSNR (dB), σ = 25')
-    ax.set_title('Noisy targets learn like clean ones'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    ax.set_title('Validation PSNR while training: noisy vs clean targets'); ax.grid(alpha=0.3); ax.legend(fontsize=8)
     fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
 
 
@@ -282,7 +282,7 @@ def page() -> None:
     if any(m.get('curve') for m in table['models']):
         curve_figure(table, ROOT / 'docs' / 'models_curve.png')
         L += ['## Learning curve', '', 'Validation PSNR against training pixels seen, for the models whose checkpoints were kept '
-              'during training (the paper\'s point: noisy targets converge like clean ones).', '', '![learning curve](models_curve.png)', '']
+              'during training (the paper\'s claim: noisy targets converge like clean ones; here, at 0.5 % of its budget, N2N trails N2C by 0.2 dB with a noisier curve).', '', '![learning curve](models_curve.png)', '']
     (ROOT / 'docs' / 'models.md').write_text('\n'.join(L), encoding='utf-8')
     print(f"zoo.py: wrote {ROOT / 'docs' / 'models.md'}")
 
