@@ -150,6 +150,11 @@ def run_demo(out: str | Path = 'n2n_demo', cfg: DemoConfig | None = None, progre
     gap = means[ours]['psnr'] - means[best_classic]['psnr'] if best_classic else None
     verdict = (f"{ours} {'beats' if gap > 0 else 'does NOT beat'} the best classic denoiser ({best_classic}, given the true σ) "
                f"({gap:+.2f} dB PSNR).") if best_classic else ''
+    zoo_rows = [m for m in means if m.startswith('pretrained ')]
+    if zoo_rows and best_classic:
+        z = zoo_rows[0]; zgap = means[z]['psnr'] - means[best_classic]['psnr']
+        verdict += (f" The kit's {z} {'beats' if zgap > 0 else 'does NOT beat'} it ({zgap:+.2f} dB), with no clean image "
+                    "in its training either.")
     per_image = ["| method | " + " | ".join(cleans) + " |", "|---|" + "---:|" * len(cleans)]
     per_image += [f"| {m} | " + " | ".join(f"{per[m][k]['psnr']:.2f}" for k in cleans) + " |" for m in methods]
     budget = f' (time budget {cfg.seconds:g} s)' if cfg.seconds else ''
